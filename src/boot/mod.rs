@@ -1,0 +1,2 @@
+//! Bootloader: extlinux install, extlinux.conf, syslinux MBR code. (Filled in by the
+//! boot/config work.)

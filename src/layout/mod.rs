@@ -1,0 +1,1 @@
+//! Partition tables: the `rootfs` layout (mbrman/gptman) and GPT backup relocation.

@@ -1,0 +1,3 @@
+fn main() {
+    println!("rdinstall {}", env!("CARGO_PKG_VERSION"));
+}

@@ -1,0 +1,663 @@
+//! One typed settings struct. Three sources fill it (flags, a YAML settings file or URL, the
+//! kernel command line); nothing downstream knows where a value came from.
+//! Precedence: flags > settings file > kernel command line > defaults.
+
+pub mod cmdline;
+pub mod parse;
+pub mod template;
+pub mod yaml;
+
+use serde::Serialize;
+use std::path::PathBuf;
+
+pub use parse::{Checksum, ChecksumAlgo, Size};
+
+/// What kind of image `image` points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageKind {
+    /// A whole-disk image with its own partition table.
+    #[default]
+    Disk,
+    /// One filesystem image; rdinstall makes the partition table and installs extlinux.
+    Rootfs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Bootloader {
+    #[default]
+    Auto,
+    Extlinux,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfigTarget {
+    Nocloud,
+    Coreos,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FinishAction {
+    Reboot,
+    Poweroff,
+    Kexec,
+    Shell,
+    Exit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RestPartition {
+    #[default]
+    None,
+    Linux,
+    Lvm,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PartitionTable {
+    #[default]
+    Msdos,
+    Gpt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignaturePolicy {
+    Required,
+    IfPresent,
+    #[default]
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ProgressMode {
+    /// A bar on a TTY, plain lines otherwise.
+    #[default]
+    Auto,
+    Bar,
+    Plain,
+    None,
+}
+
+/// The resolved settings. Every field has one name in three spellings: flag `--image-checksum`,
+/// kernel command line `rdinstall.image_checksum=`, YAML key `image_checksum:`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    /// Image locations; more than one are mirrors tried in order.
+    pub image: Vec<String>,
+    pub image_checksum: Option<Checksum>,
+    pub image_kind: ImageKind,
+    /// `None` means `auto`.
+    pub disk: Option<PathBuf>,
+    pub disk_hint: Option<String>,
+    pub config: Option<String>,
+    pub config_target: Vec<ConfigTarget>,
+    pub bootloader: Bootloader,
+    pub report: Vec<String>,
+    #[serde(serialize_with = "redact")]
+    pub report_token: Option<String>,
+    pub on_success: FinishAction,
+    pub on_failure: FinishAction,
+    pub root_size: Option<Size>,
+    pub rest: RestPartition,
+    pub partition_table: PartitionTable,
+    pub extra_kargs: Option<String>,
+    pub config_partition: Option<u32>,
+    pub notify_url: Option<String>,
+    pub image_signature: Option<String>,
+    pub keyring: Option<PathBuf>,
+    pub signature: SignaturePolicy,
+    /// 0 = all cores.
+    pub threads: usize,
+    pub stall_timeout: u64,
+    pub insecure: bool,
+    pub ca_cert: Option<PathBuf>,
+    pub retries: u32,
+    pub timeout: u64,
+    /// Path of the extlinux binary used to install the bootloader.
+    pub extlinux: PathBuf,
+    /// Directory holding syslinux's mbr.bin and gptmbr.bin.
+    pub syslinux_mbr_dir: PathBuf,
+    /// Boot NIC MAC from `BOOTIF=` on the kernel command line, when present.
+    pub bootif: Option<String>,
+    /// True when the run was started with `--from-cmdline` (PXE boot): changes finish defaults
+    /// and adds the kernel log as an output.
+    pub from_cmdline: bool,
+    /// Skip the confirmation prompt.
+    pub yes: bool,
+    pub discard: bool,
+}
+
+fn redact<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_str("<redacted>"),
+        None => s.serialize_none(),
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            image: Vec::new(),
+            image_checksum: None,
+            image_kind: ImageKind::Disk,
+            disk: None,
+            disk_hint: None,
+            config: None,
+            config_target: vec![ConfigTarget::Nocloud],
+            bootloader: Bootloader::Auto,
+            report: Vec::new(),
+            report_token: None,
+            on_success: FinishAction::Exit,
+            on_failure: FinishAction::Exit,
+            root_size: None,
+            rest: RestPartition::None,
+            partition_table: PartitionTable::Msdos,
+            extra_kargs: None,
+            config_partition: None,
+            notify_url: None,
+            image_signature: None,
+            keyring: None,
+            signature: SignaturePolicy::Off,
+            threads: 0,
+            stall_timeout: 30,
+            insecure: false,
+            ca_cert: None,
+            retries: 5,
+            timeout: 30,
+            extlinux: PathBuf::from("extlinux"),
+            syslinux_mbr_dir: PathBuf::from("/usr/lib/syslinux/mbr"),
+            bootif: None,
+            from_cmdline: false,
+            yes: false,
+            discard: false,
+        }
+    }
+}
+
+/// Where a value came from; used only in error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Cmdline,
+    File,
+    Flag,
+}
+
+impl Origin {
+    fn spell(self, key: &str) -> String {
+        match self {
+            Origin::Cmdline => format!("rdinstall.{key}="),
+            Origin::File => format!("{key}:"),
+            Origin::Flag => format!("--{}", key.replace('_', "-")),
+        }
+    }
+}
+
+/// A bad setting: names the setting as the user spelled it, the value, and what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("setting {spelled} {value:?}: {message}")]
+pub struct SettingError {
+    pub spelled: String,
+    pub value: String,
+    pub message: String,
+}
+
+/// Setting names that take a comma list and, when repeated, accumulate.
+const LIST_KEYS: &[&str] = &["image", "report", "config_target"];
+
+/// Every setting name (canonical snake_case spelling).
+pub const KEYS: &[&str] = &[
+    "image",
+    "image_checksum",
+    "image_kind",
+    "disk",
+    "disk_hint",
+    "config",
+    "config_target",
+    "bootloader",
+    "report",
+    "report_token",
+    "on_success",
+    "on_failure",
+    "root_size",
+    "rest",
+    "partition_table",
+    "extra_kargs",
+    "config_partition",
+    "notify_url",
+    "image_signature",
+    "keyring",
+    "signature",
+    "threads",
+    "stall_timeout",
+    "insecure",
+    "ca_cert",
+    "retries",
+    "timeout",
+    "extlinux",
+    "syslinux_mbr_dir",
+    "discard",
+];
+
+/// Keys the initrd's `/init` reads; rdinstall accepts and ignores them.
+pub const INIT_KEYS: &[&str] = &["break", "net_timeout", "modules"];
+
+/// Values from one source, in the order they were given.
+#[derive(Debug, Clone, Default)]
+pub struct Layer {
+    pub origin: Option<Origin>,
+    pub values: Vec<(String, String)>,
+}
+
+impl Layer {
+    pub fn new(origin: Origin) -> Self {
+        Layer {
+            origin: Some(origin),
+            values: Vec::new(),
+        }
+    }
+    pub fn push(&mut self, key: &str, value: impl Into<String>) {
+        self.values.push((key.to_string(), value.into()));
+    }
+    fn origin(&self) -> Origin {
+        self.origin.unwrap_or(Origin::Flag)
+    }
+}
+
+fn err(origin: Origin, key: &str, value: &str, message: impl Into<String>) -> SettingError {
+    SettingError {
+        spelled: origin.spell(key),
+        value: value.to_string(),
+        message: message.into(),
+    }
+}
+
+fn split_list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn enum_value<T: Copy>(
+    origin: Origin,
+    key: &str,
+    value: &str,
+    choices: &[(&str, T)],
+) -> Result<T, SettingError> {
+    let v = value.trim().to_ascii_lowercase();
+    choices
+        .iter()
+        .find(|(name, _)| *name == v)
+        .map(|(_, t)| *t)
+        .ok_or_else(|| {
+            let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
+            err(origin, key, value, format!("expected one of {}", names.join(", ")))
+        })
+}
+
+fn non_empty(origin: Origin, key: &str, value: &str) -> Result<String, SettingError> {
+    if value.trim().is_empty() {
+        Err(err(origin, key, value, "empty value"))
+    } else {
+        Ok(value.trim().to_string())
+    }
+}
+
+const FINISH: &[(&str, FinishAction)] = &[
+    ("reboot", FinishAction::Reboot),
+    ("poweroff", FinishAction::Poweroff),
+    ("kexec", FinishAction::Kexec),
+    ("shell", FinishAction::Shell),
+    ("exit", FinishAction::Exit),
+];
+
+impl Settings {
+    /// Resolve layers given lowest precedence first (cmdline, file, flags).
+    pub fn resolve(layers: &[Layer], from_cmdline: bool) -> Result<Settings, SettingError> {
+        let mut s = Settings {
+            from_cmdline,
+            ..Settings::default()
+        };
+        if from_cmdline {
+            s.on_success = FinishAction::Reboot;
+            s.on_failure = FinishAction::Shell;
+        }
+        for layer in layers {
+            // A list given in a layer replaces the lower layers' list; repeats within one
+            // layer accumulate (kernel command line `rdinstall.report=a rdinstall.report=b`).
+            let mut replaced: Vec<&str> = Vec::new();
+            for (key, value) in &layer.values {
+                if LIST_KEYS.contains(&key.as_str()) && !replaced.contains(&key.as_str()) {
+                    replaced.push(key);
+                    match key.as_str() {
+                        "image" => s.image.clear(),
+                        "report" => s.report.clear(),
+                        "config_target" => s.config_target.clear(),
+                        _ => {}
+                    }
+                }
+                s.apply(layer.origin(), key, value)?;
+            }
+        }
+        if s.config_target.is_empty() {
+            s.config_target.push(ConfigTarget::Nocloud);
+        }
+        Ok(s)
+    }
+
+    /// Parse one value into its typed field.
+    pub fn apply(&mut self, o: Origin, key: &str, value: &str) -> Result<(), SettingError> {
+        let parse_u64 = |v: &str| -> Result<u64, SettingError> {
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| err(o, key, v, "expected a whole number"))
+        };
+        match key {
+            "image" => {
+                let list = split_list(value);
+                if list.is_empty() {
+                    return Err(err(o, key, value, "empty value"));
+                }
+                for loc in &list {
+                    parse::check_location(loc).map_err(|m| err(o, key, value, m))?;
+                }
+                self.image.extend(list);
+            }
+            "image_checksum" => {
+                self.image_checksum = Some(value.trim().parse().map_err(|m| err(o, key, value, m))?)
+            }
+            "image_kind" => {
+                self.image_kind = enum_value(
+                    o,
+                    key,
+                    value,
+                    &[("disk", ImageKind::Disk), ("rootfs", ImageKind::Rootfs)],
+                )?
+            }
+            "disk" => {
+                let v = non_empty(o, key, value)?;
+                self.disk = if v == "auto" {
+                    None
+                } else if v.starts_with('/') {
+                    Some(PathBuf::from(v))
+                } else {
+                    return Err(err(o, key, value, "expected auto or an absolute path"));
+                };
+            }
+            "disk_hint" => {
+                let v = non_empty(o, key, value)?;
+                crate::disk::hints::Hints::parse(&v).map_err(|m| err(o, key, value, m))?;
+                self.disk_hint = Some(v);
+            }
+            "config" => {
+                let v = non_empty(o, key, value)?;
+                parse::check_location(&v).map_err(|m| err(o, key, value, m))?;
+                self.config = Some(v);
+            }
+            "config_target" => {
+                let list = split_list(value);
+                if list.is_empty() {
+                    return Err(err(o, key, value, "empty value"));
+                }
+                for t in list {
+                    let t = enum_value(
+                        o,
+                        key,
+                        &t,
+                        &[("nocloud", ConfigTarget::Nocloud), ("coreos", ConfigTarget::Coreos)],
+                    )?;
+                    if !self.config_target.contains(&t) {
+                        self.config_target.push(t);
+                    }
+                }
+            }
+            "bootloader" => {
+                self.bootloader = enum_value(
+                    o,
+                    key,
+                    value,
+                    &[
+                        ("auto", Bootloader::Auto),
+                        ("extlinux", Bootloader::Extlinux),
+                        ("none", Bootloader::None),
+                    ],
+                )?
+            }
+            "report" => {
+                let list = split_list(value);
+                if list.is_empty() {
+                    return Err(err(o, key, value, "empty value"));
+                }
+                for u in &list {
+                    check_http(u).map_err(|m| err(o, key, value, m))?;
+                }
+                self.report.extend(list);
+            }
+            "report_token" => {
+                if value.trim().is_empty() {
+                    return Err(err(o, key, "", "empty value"));
+                }
+                self.report_token = Some(value.trim().to_string())
+            }
+            "on_success" => self.on_success = enum_value(o, key, value, FINISH)?,
+            "on_failure" => self.on_failure = enum_value(o, key, value, FINISH)?,
+            "root_size" => {
+                let size: Size = value.parse().map_err(|m| err(o, key, value, m))?;
+                if size.0 == 0 {
+                    return Err(err(o, key, value, "must be larger than zero"));
+                }
+                self.root_size = Some(size);
+            }
+            "rest" => {
+                self.rest = enum_value(
+                    o,
+                    key,
+                    value,
+                    &[
+                        ("none", RestPartition::None),
+                        ("linux", RestPartition::Linux),
+                        ("lvm", RestPartition::Lvm),
+                    ],
+                )?
+            }
+            "partition_table" => {
+                self.partition_table = enum_value(
+                    o,
+                    key,
+                    value,
+                    &[
+                        ("msdos", PartitionTable::Msdos),
+                        ("mbr", PartitionTable::Msdos),
+                        ("dos", PartitionTable::Msdos),
+                        ("gpt", PartitionTable::Gpt),
+                    ],
+                )?
+            }
+            "extra_kargs" => self.extra_kargs = Some(value.trim().to_string()),
+            "config_partition" => {
+                let n = parse_u64(value)?;
+                if n == 0 || n > 128 {
+                    return Err(err(o, key, value, "expected a partition number from 1 to 128"));
+                }
+                self.config_partition = Some(n as u32);
+            }
+            "notify_url" => {
+                let v = non_empty(o, key, value)?;
+                check_http(&v).map_err(|m| err(o, key, value, m))?;
+                self.notify_url = Some(v);
+            }
+            "image_signature" => {
+                let v = non_empty(o, key, value)?;
+                parse::check_location(&v).map_err(|m| err(o, key, value, m))?;
+                self.image_signature = Some(v);
+            }
+            "keyring" => self.keyring = Some(PathBuf::from(non_empty(o, key, value)?)),
+            "signature" => {
+                self.signature = enum_value(
+                    o,
+                    key,
+                    value,
+                    &[
+                        ("required", SignaturePolicy::Required),
+                        ("if-present", SignaturePolicy::IfPresent),
+                        ("off", SignaturePolicy::Off),
+                    ],
+                )?
+            }
+            "threads" => {
+                let n = parse_u64(value)?;
+                if n > 1024 {
+                    return Err(err(o, key, value, "at most 1024"));
+                }
+                self.threads = n as usize;
+            }
+            "stall_timeout" => {
+                let n = parse_u64(value)?;
+                if n == 0 {
+                    return Err(err(o, key, value, "must be at least 1 second"));
+                }
+                self.stall_timeout = n;
+            }
+            "insecure" => self.insecure = parse::parse_bool(value).map_err(|m| err(o, key, value, m))?,
+            "discard" => self.discard = parse::parse_bool(value).map_err(|m| err(o, key, value, m))?,
+            "ca_cert" => self.ca_cert = Some(PathBuf::from(non_empty(o, key, value)?)),
+            "retries" => {
+                let n = parse_u64(value)?;
+                if n > 1000 {
+                    return Err(err(o, key, value, "at most 1000"));
+                }
+                self.retries = n as u32;
+            }
+            "timeout" => {
+                let n = parse_u64(value)?;
+                if n == 0 {
+                    return Err(err(o, key, value, "must be at least 1 second"));
+                }
+                self.timeout = n;
+            }
+            "extlinux" => self.extlinux = PathBuf::from(non_empty(o, key, value)?),
+            "syslinux_mbr_dir" => self.syslinux_mbr_dir = PathBuf::from(non_empty(o, key, value)?),
+            _ => return Err(err(o, key, value, unknown_key_message(key))),
+        }
+        Ok(())
+    }
+}
+
+/// "unknown setting" with the closest known name, if any.
+pub fn unknown_key_message(key: &str) -> String {
+    let close = KEYS
+        .iter()
+        .map(|k| (strsim(k, key), k))
+        .filter(|(d, _)| *d <= 3)
+        .min();
+    match close {
+        Some((_, k)) => format!("unknown setting {key:?} (did you mean {k:?}?)"),
+        None => format!("unknown setting {key:?}; known settings: {}", KEYS.join(", ")),
+    }
+}
+
+/// Levenshtein distance, for "did you mean".
+fn strsim(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn check_http(u: &str) -> Result<(), String> {
+    if !(u.starts_with("http://") || u.starts_with("https://")) {
+        return Err(format!("{u:?} is not an http:// or https:// URL"));
+    }
+    parse::check_location(u)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(o: Origin, kv: &[(&str, &str)]) -> Layer {
+        let mut l = Layer::new(o);
+        for (k, v) in kv {
+            l.push(k, *v);
+        }
+        l
+    }
+
+    #[test]
+    fn precedence_flags_over_file_over_cmdline() {
+        let cmd = layer(
+            Origin::Cmdline,
+            &[("image", "http://a/x.bz2"), ("disk", "/dev/sda"), ("threads", "1"), ("retries", "7")],
+        );
+        let file = layer(Origin::File, &[("disk", "/dev/sdb"), ("threads", "2")]);
+        let flags = layer(Origin::Flag, &[("threads", "3")]);
+        let s = Settings::resolve(&[cmd, file, flags], true).unwrap();
+        assert_eq!(s.image, vec!["http://a/x.bz2"]);
+        assert_eq!(s.disk.as_deref(), Some(std::path::Path::new("/dev/sdb")));
+        assert_eq!(s.threads, 3);
+        assert_eq!(s.retries, 7);
+    }
+
+    #[test]
+    fn finish_defaults_depend_on_entry() {
+        let s = Settings::resolve(&[], true).unwrap();
+        assert_eq!((s.on_success, s.on_failure), (FinishAction::Reboot, FinishAction::Shell));
+        let s = Settings::resolve(&[], false).unwrap();
+        assert_eq!((s.on_success, s.on_failure), (FinishAction::Exit, FinishAction::Exit));
+    }
+
+    #[test]
+    fn lists_accumulate_within_a_layer_and_replace_across() {
+        let cmd = layer(
+            Origin::Cmdline,
+            &[("report", "http://a/r"), ("report", "http://b/r,http://c/r")],
+        );
+        let s = Settings::resolve(std::slice::from_ref(&cmd), true).unwrap();
+        assert_eq!(s.report.len(), 3);
+        let flags = layer(Origin::Flag, &[("report", "http://d/r")]);
+        let s = Settings::resolve(&[cmd, flags], true).unwrap();
+        assert_eq!(s.report, vec!["http://d/r"]);
+    }
+
+    #[test]
+    fn errors_name_setting_and_value() {
+        let l = layer(Origin::Cmdline, &[("image_checksum", "md5:00")]);
+        let e = Settings::resolve(&[l], true).unwrap_err();
+        assert_eq!(e.spelled, "rdinstall.image_checksum=");
+        assert_eq!(e.value, "md5:00");
+        let l = layer(Origin::Flag, &[("root_size", "12Q")]);
+        let e = Settings::resolve(&[l], false).unwrap_err().to_string();
+        assert!(e.contains("--root-size") && e.contains("12Q"), "{e}");
+        let l = layer(Origin::File, &[("imgae", "x")]);
+        let e = Settings::resolve(&[l], false).unwrap_err().to_string();
+        assert!(e.contains("did you mean \"image\""), "{e}");
+        let l = layer(Origin::File, &[("on_success", "explode")]);
+        assert!(Settings::resolve(&[l], false).is_err());
+        let l = layer(Origin::File, &[("image", "gopher://x/y")]);
+        assert!(Settings::resolve(&[l], false).is_err());
+    }
+
+    #[test]
+    fn token_is_redacted_when_serialized() {
+        let l = layer(Origin::Flag, &[("report_token", "s3cret")]);
+        let s = Settings::resolve(&[l], false).unwrap();
+        let j = serde_json::to_string(&s).unwrap();
+        assert!(!j.contains("s3cret"));
+        assert!(j.contains("<redacted>"));
+    }
+}

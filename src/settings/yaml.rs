@@ -1,0 +1,84 @@
+//! The `--settings` YAML file: a mapping of setting names to scalars or lists.
+
+use super::{Layer, Origin, SettingError, KEYS};
+use serde_yaml::Value;
+
+pub fn parse(text: &str, source: &str) -> Result<Layer, SettingError> {
+    let bad = |m: String| SettingError {
+        spelled: "--settings".into(),
+        value: source.into(),
+        message: m,
+    };
+    let doc: Value = serde_yaml::from_str(text).map_err(|e| bad(format!("not valid YAML: {e}")))?;
+    let map = match doc {
+        Value::Mapping(m) => m,
+        Value::Null => return Ok(Layer::new(Origin::File)),
+        _ => return Err(bad("expected a mapping of setting: value".into())),
+    };
+    let mut layer = Layer::new(Origin::File);
+    for (k, v) in map {
+        let key = match k {
+            Value::String(s) => s.replace('-', "_"),
+            other => return Err(bad(format!("setting names must be strings, got {other:?}"))),
+        };
+        if !KEYS.contains(&key.as_str()) {
+            return Err(SettingError {
+                spelled: format!("{key}:"),
+                value: String::new(),
+                message: format!("{} (in {source})", super::unknown_key_message(&key)),
+            });
+        }
+        let text = match v {
+            Value::Sequence(items) => items
+                .iter()
+                .map(|i| scalar(&key, i))
+                .collect::<Result<Vec<_>, _>>()?
+                .join(","),
+            other => scalar(&key, &other)?,
+        };
+        layer.push(&key, text);
+    }
+    Ok(layer)
+}
+
+fn scalar(key: &str, v: &Value) -> Result<String, SettingError> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        Value::Null => Ok(String::new()),
+        other => Err(SettingError {
+            spelled: format!("{key}:"),
+            value: format!("{other:?}"),
+            message: "expected a scalar or a list of scalars".into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{ImageKind, Settings};
+
+    #[test]
+    fn reads_scalars_and_lists() {
+        let l = parse(
+            "image: http://h/a.bz2\nimage_kind: rootfs\nreport:\n  - http://h/r1\n  - http://h/r2\nthreads: 4\ninsecure: false\n",
+            "t.yml",
+        )
+        .unwrap();
+        let s = Settings::resolve(&[l], false).unwrap();
+        assert_eq!(s.image_kind, ImageKind::Rootfs);
+        assert_eq!(s.report.len(), 2);
+        assert_eq!(s.threads, 4);
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_non_mappings() {
+        assert!(parse("imgae: x\n", "t").unwrap_err().to_string().contains("imgae"));
+        assert!(parse("- a\n- b\n", "t").is_err());
+        assert!(parse("a: [\n", "t").is_err());
+        assert!(parse("image: {a: 1}\n", "t").is_err());
+        assert!(parse("", "t").unwrap().values.is_empty());
+    }
+}
