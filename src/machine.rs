@@ -38,8 +38,12 @@ fn read_trim(p: &Path) -> Option<String> {
 }
 
 fn dmi(name: &str) -> Option<String> {
-    read_trim(&Path::new("/sys/class/dmi/id").join(name))
-        .filter(|v| !matches!(v.as_str(), "None" | "Not Specified" | "To be filled by O.E.M."))
+    read_trim(&Path::new("/sys/class/dmi/id").join(name)).filter(|v| {
+        !matches!(
+            v.as_str(),
+            "None" | "Not Specified" | "To be filled by O.E.M."
+        )
+    })
 }
 
 /// The first NIC (by name) that is not loopback and has carrier.
@@ -83,6 +87,9 @@ mod tests {
             fs::write(p.join("carrier"), c).unwrap();
             fs::write(p.join("address"), a).unwrap();
         }
-        assert_eq!(first_nic_with_carrier(d.path()).as_deref(), Some("52:54:00:aa:00:02"));
+        assert_eq!(
+            first_nic_with_carrier(d.path()).as_deref(),
+            Some("52:54:00:aa:00:02")
+        );
     }
 }

@@ -45,7 +45,9 @@ pub fn reread_partition_table(f: &impl AsRawFd) -> std::io::Result<()> {
             Err(e) => return Err(e.into()),
         }
     }
-    Err(std::io::Error::from(last.unwrap_or(nix::errno::Errno::EBUSY)))
+    Err(std::io::Error::from(
+        last.unwrap_or(nix::errno::Errno::EBUSY),
+    ))
 }
 
 /// BLKZEROOUT over [start, start+len): the device guarantees zeroes afterwards.

@@ -1,6 +1,7 @@
 //! Block devices: discovery from sysfs, selection by hints, safety checks, holder teardown,
 //! signature wipe, partition-table re-read.
 
+pub mod cli;
 pub mod hints;
 pub mod ioctl;
 pub mod target;

@@ -31,7 +31,10 @@ impl Target {
     /// exist already (create them with `truncate -s SIZE`), so a typo never fills /.
     pub fn inspect(path: &Path) -> Result<Target> {
         let dev_path = std::fs::canonicalize(path).with_context(|| {
-            format!("target disk {} does not exist (check the path, or `rdinstall disks`)", path.display())
+            format!(
+                "target disk {} does not exist (check the path, or `rdinstall disks`)",
+                path.display()
+            )
         })?;
         let meta = std::fs::metadata(&dev_path)
             .with_context(|| format!("cannot stat target disk {}", dev_path.display()))?;

@@ -261,7 +261,10 @@ impl Events {
             due
         };
         if due {
-            let dropped = self.lock().dropped.load(std::sync::atomic::Ordering::Relaxed);
+            let dropped = self
+                .lock()
+                .dropped
+                .load(std::sync::atomic::Ordering::Relaxed);
             self.emit(EventKind::Progress {
                 stage,
                 bytes_written: written,
@@ -292,7 +295,9 @@ impl Events {
                 exit_code,
                 log_tail,
             },
-            Some(format!("install failed in {stage} (exit {exit_code}): {error}")),
+            Some(format!(
+                "install failed in {stage} (exit {exit_code}): {error}"
+            )),
         )
     }
 
@@ -379,7 +384,11 @@ mod tests {
         assert_eq!(j["exit_code"], 4);
         assert_eq!(j["mac"], "52:54:00:12:34:56");
         assert_eq!(j["v"], 1);
-        assert!(j["log_tail"].as_array().unwrap().iter().any(|l| l == "hello"));
+        assert!(j["log_tail"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l == "hello"));
         let j = serde_json::to_value(&got[2]).unwrap();
         assert_eq!(j["state"], "begin");
     }

@@ -60,7 +60,10 @@ pub fn parse_bootif(v: &str) -> Result<String, String> {
         6 => &parts[..],
         _ => return Err(format!("BOOTIF={v:?} is not 01-aa-bb-cc-dd-ee-ff")),
     };
-    if mac.iter().any(|p| p.len() != 2 || u8::from_str_radix(p, 16).is_err()) {
+    if mac
+        .iter()
+        .any(|p| p.len() != 2 || u8::from_str_radix(p, 16).is_err())
+    {
         return Err(format!("BOOTIF={v:?} is not 01-aa-bb-cc-dd-ee-ff"));
     }
     Ok(mac.join(":").to_ascii_lowercase())
@@ -147,7 +150,10 @@ mod tests {
         assert_eq!(c.bootif.as_deref(), Some("52:54:00:12:34:56"));
         assert_eq!(c.layer.values.len(), 3);
         assert_eq!(c.layer.values[1].0, "image_checksum");
-        assert_eq!(c.layer.values[2], ("extra_kargs".into(), "console=ttyS0 quiet".into()));
+        assert_eq!(
+            c.layer.values[2],
+            ("extra_kargs".into(), "console=ttyS0 quiet".into())
+        );
         assert_eq!(c.init_keys, vec![("break".to_string(), "pre".to_string())]);
     }
 
@@ -172,7 +178,10 @@ mod tests {
         assert!(parse("BOOTIF=01-aa-bb").is_err());
         assert!(parse("rdinstall.image").is_err());
         assert!(parse("rdinstall.insecure").is_ok());
-        assert_eq!(parse_bootif("aa:BB:cc:dd:ee:ff").unwrap(), "aa:bb:cc:dd:ee:ff");
+        assert_eq!(
+            parse_bootif("aa:BB:cc:dd:ee:ff").unwrap(),
+            "aa:bb:cc:dd:ee:ff"
+        );
     }
 
     #[test]

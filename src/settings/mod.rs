@@ -299,7 +299,12 @@ fn enum_value<T: Copy>(
         .map(|(_, t)| *t)
         .ok_or_else(|| {
             let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
-            err(origin, key, value, format!("expected one of {}", names.join(", ")))
+            err(
+                origin,
+                key,
+                value,
+                format!("expected one of {}", names.join(", ")),
+            )
         })
 }
 
@@ -412,7 +417,10 @@ impl Settings {
                         o,
                         key,
                         &t,
-                        &[("nocloud", ConfigTarget::Nocloud), ("coreos", ConfigTarget::Coreos)],
+                        &[
+                            ("nocloud", ConfigTarget::Nocloud),
+                            ("coreos", ConfigTarget::Coreos),
+                        ],
                     )?;
                     if !self.config_target.contains(&t) {
                         self.config_target.push(t);
@@ -485,7 +493,12 @@ impl Settings {
             "config_partition" => {
                 let n = parse_u64(value)?;
                 if n == 0 || n > 128 {
-                    return Err(err(o, key, value, "expected a partition number from 1 to 128"));
+                    return Err(err(
+                        o,
+                        key,
+                        value,
+                        "expected a partition number from 1 to 128",
+                    ));
                 }
                 self.config_partition = Some(n as u32);
             }
@@ -526,8 +539,12 @@ impl Settings {
                 }
                 self.stall_timeout = n;
             }
-            "insecure" => self.insecure = parse::parse_bool(value).map_err(|m| err(o, key, value, m))?,
-            "discard" => self.discard = parse::parse_bool(value).map_err(|m| err(o, key, value, m))?,
+            "insecure" => {
+                self.insecure = parse::parse_bool(value).map_err(|m| err(o, key, value, m))?
+            }
+            "discard" => {
+                self.discard = parse::parse_bool(value).map_err(|m| err(o, key, value, m))?
+            }
             "ca_cert" => self.ca_cert = Some(PathBuf::from(non_empty(o, key, value)?)),
             "retries" => {
                 let n = parse_u64(value)?;
@@ -560,7 +577,10 @@ pub fn unknown_key_message(key: &str) -> String {
         .min();
     match close {
         Some((_, k)) => format!("unknown setting {key:?} (did you mean {k:?}?)"),
-        None => format!("unknown setting {key:?}; known settings: {}", KEYS.join(", ")),
+        None => format!(
+            "unknown setting {key:?}; known settings: {}",
+            KEYS.join(", ")
+        ),
     }
 }
 
@@ -602,7 +622,12 @@ mod tests {
     fn precedence_flags_over_file_over_cmdline() {
         let cmd = layer(
             Origin::Cmdline,
-            &[("image", "http://a/x.bz2"), ("disk", "/dev/sda"), ("threads", "1"), ("retries", "7")],
+            &[
+                ("image", "http://a/x.bz2"),
+                ("disk", "/dev/sda"),
+                ("threads", "1"),
+                ("retries", "7"),
+            ],
         );
         let file = layer(Origin::File, &[("disk", "/dev/sdb"), ("threads", "2")]);
         let flags = layer(Origin::Flag, &[("threads", "3")]);
@@ -616,16 +641,25 @@ mod tests {
     #[test]
     fn finish_defaults_depend_on_entry() {
         let s = Settings::resolve(&[], true).unwrap();
-        assert_eq!((s.on_success, s.on_failure), (FinishAction::Reboot, FinishAction::Shell));
+        assert_eq!(
+            (s.on_success, s.on_failure),
+            (FinishAction::Reboot, FinishAction::Shell)
+        );
         let s = Settings::resolve(&[], false).unwrap();
-        assert_eq!((s.on_success, s.on_failure), (FinishAction::Exit, FinishAction::Exit));
+        assert_eq!(
+            (s.on_success, s.on_failure),
+            (FinishAction::Exit, FinishAction::Exit)
+        );
     }
 
     #[test]
     fn lists_accumulate_within_a_layer_and_replace_across() {
         let cmd = layer(
             Origin::Cmdline,
-            &[("report", "http://a/r"), ("report", "http://b/r,http://c/r")],
+            &[
+                ("report", "http://a/r"),
+                ("report", "http://b/r,http://c/r"),
+            ],
         );
         let s = Settings::resolve(std::slice::from_ref(&cmd), true).unwrap();
         assert_eq!(s.report.len(), 3);

@@ -27,7 +27,11 @@ impl FromStr for Checksum {
         let (algo, len) = match algo.to_ascii_lowercase().as_str() {
             "sha256" => (ChecksumAlgo::Sha256, 32),
             "sha512" => (ChecksumAlgo::Sha512, 64),
-            other => return Err(format!("unknown checksum algorithm {other:?} (use sha256 or sha512)")),
+            other => {
+                return Err(format!(
+                    "unknown checksum algorithm {other:?} (use sha256 or sha512)"
+                ))
+            }
         };
         let digest = hex::decode(hex_part.trim())
             .map_err(|e| format!("checksum {hex_part:?} is not hexadecimal: {e}"))?;
@@ -73,7 +77,9 @@ impl FromStr for Size {
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
         if num.is_empty() {
-            return Err(format!("{s:?} is not a size (bytes, or a number with K/M/G/T)"));
+            return Err(format!(
+                "{s:?} is not a size (bytes, or a number with K/M/G/T)"
+            ));
         }
         let n: u64 = num.parse().map_err(|_| format!("{s:?} is too large"))?;
         let shift = match unit.trim().to_ascii_uppercase().as_str() {
@@ -82,7 +88,11 @@ impl FromStr for Size {
             "M" | "MB" | "MIB" => 20,
             "G" | "GB" | "GIB" => 30,
             "T" | "TB" | "TIB" => 40,
-            other => return Err(format!("unknown size unit {other:?} in {s:?} (use K, M, G or T)")),
+            other => {
+                return Err(format!(
+                    "unknown size unit {other:?} in {s:?} (use K, M, G or T)"
+                ))
+            }
         };
         n.checked_mul(1u64 << shift)
             .map(Size)
@@ -155,7 +165,9 @@ mod tests {
         assert_eq!(c.algo, ChecksumAlgo::Sha512);
         assert!("md5:abcd".parse::<Checksum>().is_err());
         assert!("sha256:abcd".parse::<Checksum>().is_err());
-        assert!(format!("sha256:{}", "zz".repeat(32)).parse::<Checksum>().is_err());
+        assert!(format!("sha256:{}", "zz".repeat(32))
+            .parse::<Checksum>()
+            .is_err());
         assert!("deadbeef".parse::<Checksum>().is_err());
         assert_eq!(c.to_string(), format!("sha512:{}", "0f".repeat(64)));
     }

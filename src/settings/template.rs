@@ -19,15 +19,12 @@ pub fn expand(template: &str, m: &Machine) -> Result<String, String> {
             "hostname" => m.hostname.as_deref(),
             "serial" => m.serial.as_deref(),
             "uuid" => m.uuid.as_deref(),
-            _ => {
-                return Err(format!(
-                    "unknown variable ${{{name}}} in {template:?} (known: mac, hostname, serial, uuid)"
-                ))
-            }
+            _ => return Err(format!(
+                "unknown variable ${{{name}}} in {template:?} (known: mac, hostname, serial, uuid)"
+            )),
         };
-        let value = value.ok_or_else(|| {
-            format!("${{{name}}} in {template:?} is unknown on this machine")
-        })?;
+        let value = value
+            .ok_or_else(|| format!("${{{name}}} in {template:?} is unknown on this machine"))?;
         out.push_str(value);
         rest = &after[end + 1..];
     }
@@ -51,7 +48,11 @@ mod tests {
     #[test]
     fn expands_known_variables() {
         assert_eq!(
-            expand("http://h/cloud-configs/${mac}.yml?h=${hostname}&u=${uuid}", &m()).unwrap(),
+            expand(
+                "http://h/cloud-configs/${mac}.yml?h=${hostname}&u=${uuid}",
+                &m()
+            )
+            .unwrap(),
             "http://h/cloud-configs/52:54:00:12:34:56.yml?h=node1&u=u-1"
         );
         assert_eq!(expand("plain", &m()).unwrap(), "plain");

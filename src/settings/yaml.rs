@@ -75,7 +75,10 @@ mod tests {
 
     #[test]
     fn rejects_unknown_keys_and_non_mappings() {
-        assert!(parse("imgae: x\n", "t").unwrap_err().to_string().contains("imgae"));
+        assert!(parse("imgae: x\n", "t")
+            .unwrap_err()
+            .to_string()
+            .contains("imgae"));
         assert!(parse("- a\n- b\n", "t").is_err());
         assert!(parse("a: [\n", "t").is_err());
         assert!(parse("image: {a: 1}\n", "t").is_err());
