@@ -1,3 +1,9 @@
 //! The image path: sources, format sniffing, decoders, hashing, the block writer.
 
 pub mod bzip2par;
+pub mod decode;
+pub mod hash;
+pub mod sniff;
+pub mod source;
+
+pub use sniff::Format;
