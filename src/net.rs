@@ -60,14 +60,17 @@ fn tls_config(o: &NetOptions) -> Result<rustls::ClientConfig> {
 }
 
 fn add_pem_roots(roots: &mut rustls::RootCertStore, path: &Path) -> Result<()> {
-    let pem = std::fs::read(path)
-        .with_context(|| format!("cannot read ca_cert {}", path.display()))?;
+    let pem =
+        std::fs::read(path).with_context(|| format!("cannot read ca_cert {}", path.display()))?;
     let mut n = 0;
     for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
         let cert = cert.with_context(|| format!("ca_cert {} is not valid PEM", path.display()))?;
-        roots
-            .add(cert)
-            .with_context(|| format!("ca_cert {} holds a certificate rustls rejects", path.display()))?;
+        roots.add(cert).with_context(|| {
+            format!(
+                "ca_cert {} holds a certificate rustls rejects",
+                path.display()
+            )
+        })?;
         n += 1;
     }
     if n == 0 {
@@ -97,7 +100,12 @@ impl ServerCertVerifier for AcceptAnyCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn verify_tls13_signature(
         &self,
@@ -105,7 +113,12 @@ impl ServerCertVerifier for AcceptAnyCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
@@ -147,7 +160,10 @@ pub fn explain(url: &str, e: &reqwest::Error) -> anyhow::Error {
         src = s.source();
     }
     let lower = chain.to_ascii_lowercase();
-    if lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("invalid peer") {
+    if lower.contains("certificate")
+        || lower.contains("unknownissuer")
+        || lower.contains("invalid peer")
+    {
         let host = reqwest::Url::parse(url)
             .ok()
             .and_then(|u| u.host_str().map(str::to_string))
@@ -157,7 +173,9 @@ pub fn explain(url: &str, e: &reqwest::Error) -> anyhow::Error {
         );
     }
     if e.is_timeout() {
-        return anyhow!("timed out fetching {url} ({chain}); check the server, or raise timeout/stall_timeout");
+        return anyhow!(
+            "timed out fetching {url} ({chain}); check the server, or raise timeout/stall_timeout"
+        );
     }
     if e.is_connect() {
         return anyhow!("cannot connect to {url} ({chain}); check the server address and that the network is up");
@@ -194,8 +212,13 @@ pub fn fetch_small(location: &str, max: u64, o: &NetOptions) -> Result<Vec<u8>> 
 /// A clear message for a final HTTP status.
 pub fn status_message(url: &str, s: reqwest::StatusCode) -> String {
     match s.as_u16() {
-        404 => format!("{url} was not found (HTTP 404); check the URL and that the file is on the server"),
-        401 | 403 => format!("{url} was refused (HTTP {}); check the server's access rules", s.as_u16()),
+        404 => format!(
+            "{url} was not found (HTTP 404); check the URL and that the file is on the server"
+        ),
+        401 | 403 => format!(
+            "{url} was refused (HTTP {}); check the server's access rules",
+            s.as_u16()
+        ),
         _ => format!("{url} answered HTTP {s}"),
     }
 }

@@ -24,13 +24,12 @@ pub fn decoder(
             "gzip",
         )),
         Format::Xz => Box::new(EndChecked::new(
-            liblzma::bufread::XzDecoder::new_multi_decoder(BufReader::with_capacity(
-                IN_BUF, input,
-            )),
+            liblzma::bufread::XzDecoder::new_multi_decoder(BufReader::with_capacity(IN_BUF, input)),
             "xz",
         )),
         Format::Zstd => {
-            let d = zstd::stream::read::Decoder::with_buffer(BufReader::with_capacity(IN_BUF, input))?;
+            let d =
+                zstd::stream::read::Decoder::with_buffer(BufReader::with_capacity(IN_BUF, input))?;
             Box::new(EndChecked::new(ZstdDec(d), "zstd"))
         }
     };
@@ -192,7 +191,11 @@ mod tests {
                 }
                 let mut c = compress(f, &data);
                 c.extend_from_slice(tail);
-                assert!(decode_all(c).is_err(), "{f:?} with {} trailing bytes", tail.len());
+                assert!(
+                    decode_all(c).is_err(),
+                    "{f:?} with {} trailing bytes",
+                    tail.len()
+                );
             }
         }
     }

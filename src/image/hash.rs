@@ -30,7 +30,12 @@ impl Digesting {
     }
 
     fn update(&self, data: &[u8]) {
-        if let Some(h) = self.state.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        if let Some(h) = self
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
             match h {
                 Hasher::Sha256(h) => h.update(data),
                 Hasher::Sha512(h) => h.update(data),
@@ -105,9 +110,10 @@ mod tests {
     #[test]
     fn verifies_sha256_while_reading() {
         let data = b"hello world";
-        let good: Checksum = "sha256:b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
-            .parse()
-            .unwrap();
+        let good: Checksum =
+            "sha256:b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+                .parse()
+                .unwrap();
         let d = Digesting::new(&good);
         io::copy(&mut d.reader(&data[..]), &mut io::sink()).unwrap();
         d.verify("t").unwrap();

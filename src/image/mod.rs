@@ -3,7 +3,9 @@
 pub mod bzip2par;
 pub mod decode;
 pub mod hash;
+pub mod head;
 pub mod sniff;
 pub mod source;
+pub mod writer;
 
 pub use sniff::Format;

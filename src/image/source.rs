@@ -137,9 +137,7 @@ impl HttpReader {
                 self.url,
                 resp.status()
             ))),
-            Ok(resp) if resp.status() == StatusCode::RANGE_NOT_SATISFIABLE && from > 0 => {
-                Ok(resp)
-            }
+            Ok(resp) if resp.status() == StatusCode::RANGE_NOT_SATISFIABLE && from > 0 => Ok(resp),
             Ok(resp) => Err(Failure::Final(anyhow!(
                 "{}",
                 net::status_message(&self.url, resp.status())
@@ -183,8 +181,8 @@ impl HttpReader {
             self.check_same_file(&resp)?;
             match resp.status() {
                 StatusCode::PARTIAL_CONTENT => {
-                    let start = header(&resp, CONTENT_RANGE)
-                        .and_then(|v| parse_content_range_start(&v));
+                    let start =
+                        header(&resp, CONTENT_RANGE).and_then(|v| parse_content_range_start(&v));
                     if start != Some(self.pos) {
                         return Err(io::Error::other(format!(
                             "{} answered a range that does not start at byte {}",
@@ -252,7 +250,12 @@ fn header(resp: &reqwest::blocking::Response, name: reqwest::header::HeaderName)
 
 /// `bytes 100-199/200` → 100.
 fn parse_content_range_start(v: &str) -> Option<u64> {
-    v.strip_prefix("bytes ")?.split('-').next()?.trim().parse().ok()
+    v.strip_prefix("bytes ")?
+        .split('-')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 enum Failure {
@@ -277,19 +280,17 @@ impl Read for HttpReader {
                 continue;
             };
             match resp.read(buf) {
-                Ok(0) => {
-                    match self.total {
-                        Some(t) if self.pos < t => {
-                            let why = format!("connection closed after {} of {t} bytes", self.pos);
-                            self.resume(&why)?;
-                        }
-                        _ => {
-                            self.resp = None;
-                            self.total = Some(self.pos);
-                            return Ok(0);
-                        }
+                Ok(0) => match self.total {
+                    Some(t) if self.pos < t => {
+                        let why = format!("connection closed after {} of {t} bytes", self.pos);
+                        self.resume(&why)?;
                     }
-                }
+                    _ => {
+                        self.resp = None;
+                        self.total = Some(self.pos);
+                        return Ok(0);
+                    }
+                },
                 Ok(n) => {
                     self.pos += n as u64;
                     self.failures = 0;
@@ -309,7 +310,10 @@ impl Read for HttpReader {
 mod tests {
     #[test]
     fn content_range() {
-        assert_eq!(super::parse_content_range_start("bytes 100-199/200"), Some(100));
+        assert_eq!(
+            super::parse_content_range_start("bytes 100-199/200"),
+            Some(100)
+        );
         assert_eq!(super::parse_content_range_start("bytes */200"), None);
     }
 }
