@@ -200,6 +200,8 @@ fn install_command(args: InstallArgs) -> i32 {
             return f.code.code();
         }
     };
+    let m = Machine::detect(s.bootif.as_deref());
+    ev.set_machine(m.mac, m.hostname);
     attach_reporter(&s, &ev);
     ev.started();
     let result = if args.dry_run {

@@ -44,11 +44,11 @@ impl Console {
     }
 
     fn line(&mut self, text: &str, warn: bool) {
-        let text = if warn {
-            format!("warning: {text}")
-        } else {
-            text.to_string()
-        };
+        self.line_prefixed(text, warn, if warn { "warning: " } else { "" })
+    }
+
+    fn line_prefixed(&mut self, text: &str, warn: bool, prefix: &str) {
+        let text = format!("{prefix}{text}");
         if let Some(k) = self.kmsg.as_mut() {
             // <4> warning, <6> info; one write per record.
             let prio = if warn { 4 } else { 6 };
@@ -129,9 +129,14 @@ impl Sink for Console {
                     self.line(m, *level == Level::Warn);
                 }
             }
+            EventKind::Failed { .. } => {
+                if let Some(m) = &ev.message {
+                    self.line_prefixed(m, true, "error: ");
+                }
+            }
             _ => {
                 if let Some(m) = &ev.message {
-                    self.line(m, matches!(ev.kind, EventKind::Failed { .. }));
+                    self.line(m, false);
                 }
             }
         }
