@@ -11,6 +11,7 @@ pub mod fsprobe;
 pub mod image;
 pub mod layout;
 pub mod machine;
+pub mod net;
 pub mod partdev;
 pub mod report;
 pub mod settings;

@@ -219,3 +219,4 @@ mod tests {
         assert!(plan_rootfs(&s, 1 << 30, None).is_err());
     }
 }
+pub mod gpt_backup;
