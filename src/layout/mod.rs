@@ -4,6 +4,7 @@
 //! `plan_rootfs` runs in preflight and only computes; `write_rootfs_table` writes the table
 //! after the filesystem has been streamed in; `table` reads what a disk image brought.
 
+pub mod gpt_backup;
 pub mod rootfs;
 pub mod table;
 
@@ -219,4 +220,3 @@ mod tests {
         assert!(plan_rootfs(&s, 1 << 30, None).is_err());
     }
 }
-pub mod gpt_backup;
