@@ -136,6 +136,11 @@ fn check_partition_one(i: &Installed) {
     assert!(args.ends_with(&["console=ttyS0", "panic=-1"]), "{append}");
     assert!(args.contains(&"initrd=/boot/initrd.img") && args.contains(&"quiet"));
 
+    // The kernel (stored with a hole by mkfs.ext4 -d) was rewritten densely, same bytes.
+    let kernel = dummy_kernel();
+    assert!(part.allocated("/boot/vmlinuz") >= kernel.len() as u64);
+    assert!(part.cat("/boot/vmlinuz").as_bytes() == kernel.as_slice());
+
     // Cloud-config at both targets, 0600 in 0700 directories, meta-data for NoCloud.
     for f in [
         "/var/lib/cloud/seed/nocloud/user-data",

@@ -34,12 +34,21 @@ pub fn rootfs_tree(dir: &Path, live_conf: bool) {
         fs::create_dir_all(dir.join(d)).unwrap();
     }
     fs::write(dir.join("etc/hostname"), "live\n").unwrap();
-    fs::write(dir.join("boot/vmlinuz"), vec![0x4b; 4096]).unwrap();
+    fs::write(dir.join("boot/vmlinuz"), dummy_kernel()).unwrap();
     fs::write(dir.join("boot/initrd.img"), vec![0x1f; 4096]).unwrap();
     if live_conf {
         fs::create_dir_all(dir.join("boot/extlinux")).unwrap();
         fs::write(dir.join("boot/extlinux/extlinux.conf"), LIVE_CONF).unwrap();
     }
+}
+
+/// A kernel stand-in with a zero MiB in the middle: `mkfs.ext4 -d` stores it with a hole,
+/// which syslinux cannot read, so the bootloader stage must rewrite it densely.
+pub fn dummy_kernel() -> Vec<u8> {
+    let mut k = vec![0x4b; 64 << 10];
+    k.extend(vec![0u8; 1 << 20]);
+    k.extend(vec![0x4b; 64 << 10]);
+    k
 }
 
 /// `mkfs.ext4 -d tree` on a fresh sparse file of `size` bytes.
@@ -126,6 +135,19 @@ impl Losetup {
         let i = out.find("Mode:")?;
         let m = out[i + 5..].split_whitespace().next()?;
         u32::from_str_radix(m, 8).ok()
+    }
+
+    /// Bytes allocated to `path` (debugfs `Blockcount`, in 512-byte units).
+    pub fn allocated(&self, path: &str) -> u64 {
+        let out = self.debugfs(&format!("stat {path}"));
+        let i = out.find("Blockcount:").expect("no Blockcount");
+        out[i + 11..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            * 512
     }
 
     /// `e2fsck -fn`: the filesystem is consistent after our writes.

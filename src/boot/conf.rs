@@ -164,6 +164,44 @@ pub fn generate_config(
     s
 }
 
+/// Kernel and initrd files a configuration loads (KERNEL/LINUX and INITRD lines, `initrd=`
+/// arguments), as written in it: absolute from the filesystem root, or relative to the
+/// configuration's directory.
+pub fn referenced_files(text: &str) -> Vec<String> {
+    let mut v: Vec<String> = Vec::new();
+    let mut add = |f: &str| {
+        let f = f.trim();
+        if !f.is_empty() && !f.to_ascii_lowercase().ends_with(".c32") && !v.iter().any(|x| x == f) {
+            v.push(f.to_string());
+        }
+    };
+    for line in text.lines() {
+        let Some((k, rest)) = keyword(line) else {
+            continue;
+        };
+        match k.as_str() {
+            "kernel" | "linux" => {
+                if let Some(f) = rest.split_whitespace().next() {
+                    add(f);
+                }
+            }
+            "initrd" => rest
+                .split_whitespace()
+                .next()
+                .into_iter()
+                .flat_map(|l| l.split(','))
+                .for_each(&mut add),
+            "append" => rest
+                .split_whitespace()
+                .filter_map(|a| a.strip_prefix("initrd="))
+                .flat_map(|l| l.split(','))
+                .for_each(&mut add),
+            _ => {}
+        }
+    }
+    v
+}
+
 /// `.c32` modules a configuration loads (UI, KERNEL/LINUX/COM32 lines and bare menu labels).
 pub fn referenced_modules(text: &str) -> Vec<String> {
     let mut v: Vec<String> = Vec::new();
@@ -278,6 +316,12 @@ mod tests {
         );
         assert!(out.starts_with("default vesamenu.c32\ntimeout 100\n\nlabel linux0\n"));
         assert_eq!(referenced_modules(&out), vec!["vesamenu.c32".to_string()]);
+        assert_eq!(referenced_files(&out), vec!["vmlinuz0", "initrd0.img"]);
+        let multi = "LABEL a\n LINUX /boot/k\n INITRD /boot/a.img,/boot/b.img\n APPEND x\n";
+        assert_eq!(
+            referenced_files(multi),
+            vec!["/boot/k", "/boot/a.img", "/boot/b.img"]
+        );
     }
 
     #[test]

@@ -67,6 +67,7 @@ impl ExtlinuxJob<'_> {
             }
         }
         self.copy_modules(&text, &dir);
+        self.fill_holes(&text, &dir_rel)?;
         Ok(Installed {
             dir: dir_rel,
             config: cfg_rel,
@@ -116,6 +117,43 @@ impl ExtlinuxJob<'_> {
         )
     }
 
+    /// syslinux cannot read files with holes ("I/O error" at boot), and images made with
+    /// `mkfs.ext4 -d` or copied with sparse-aware tools have them in kernels and initrds:
+    /// rewrite such files densely.
+    fn fill_holes(&self, text: &str, dir_rel: &Path) -> Result<()> {
+        for f in conf::referenced_files(text) {
+            let rel = match f.strip_prefix('/') {
+                Some(abs) => PathBuf::from(abs),
+                None => dir_rel.join(&f),
+            };
+            if rel
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+            {
+                continue;
+            }
+            let p = self.root.join(&rel);
+            let Ok(meta) = std::fs::symlink_metadata(&p) else {
+                self.events.warn(format!(
+                    "extlinux: the configuration loads /{}, which is not in the filesystem",
+                    rel.display()
+                ));
+                continue;
+            };
+            if !meta.is_file() || !is_sparse(&meta) {
+                continue;
+            }
+            check_no_symlinks(self.root, &rel)?;
+            densify(&p)
+                .with_context(|| format!("cannot rewrite /{} without holes", rel.display()))?;
+            self.events.info(format!(
+                "extlinux: rewrote /{} without holes (syslinux cannot read sparse files)",
+                rel.display()
+            ));
+        }
+        Ok(())
+    }
+
     /// Copy modules the configuration loads from our syslinux, so they match our ldlinux.c32
     /// (a live CD's own menu.c32 from another syslinux version does not load).
     fn copy_modules(&self, text: &str, dir: &Path) {
@@ -152,6 +190,43 @@ impl ExtlinuxJob<'_> {
             }
         }
     }
+}
+
+/// Fewer blocks allocated than the size needs.
+fn is_sparse(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    meta.blocks().saturating_mul(512) < meta.len()
+}
+
+/// Copy `p` to a temporary file beside it writing every byte (zeros included), then rename
+/// it over the original, keeping the mode.
+fn densify(p: &Path) -> std::io::Result<()> {
+    use std::io::Read;
+    let tmp = p.with_extension("rdinstall-dense");
+    let mut src = std::fs::File::open(p)?;
+    let mode = src.metadata()?.permissions();
+    let mut dst = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&tmp)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let res = (|| {
+        loop {
+            let n = src.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            dst.write_all(&buf[..n])?;
+        }
+        dst.set_permissions(mode)?;
+        dst.sync_all()?;
+        std::fs::rename(&tmp, p)
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
 }
 
 fn write_file(p: &Path, data: &[u8]) -> std::io::Result<()> {

@@ -90,16 +90,35 @@ impl MountedFs {
     pub fn unmount(mut self) -> Result<()> {
         if let Some(m) = self.mounted.take() {
             nix::unistd::sync();
-            use sys_mount::Unmount;
-            m.unmount(UnmountFlags::empty()).with_context(|| {
-                format!(
-                    "cannot unmount {} from {}",
-                    self.dev.path().display(),
-                    self.dir.display()
-                )
-            })?;
+            if let Err(e) = unmount_retrying(&m) {
+                // Back into the guard: its Drop detaches the mount lazily.
+                self.mounted = Some(m);
+                return Err(e).with_context(|| {
+                    format!(
+                        "cannot unmount {} from {}",
+                        self.dev.path().display(),
+                        self.dir.display()
+                    )
+                });
+            }
         }
         Ok(())
+    }
+}
+
+/// umount(2), retried for a while on EBUSY: a process forked elsewhere in this program holds
+/// copies of our file descriptors until it execs, and udev may briefly look at a new device.
+fn unmount_retrying(m: &Mount) -> std::io::Result<()> {
+    use sys_mount::Unmount;
+    let mut tries = 0;
+    loop {
+        match m.unmount(UnmountFlags::empty()) {
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 20 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50 * tries.min(4)));
+            }
+            other => return other,
+        }
     }
 }
 
@@ -107,9 +126,9 @@ impl Drop for MountedFs {
     fn drop(&mut self) {
         if let Some(m) = self.mounted.take() {
             use sys_mount::Unmount;
-            if m.unmount(UnmountFlags::empty()).is_err() {
-                // Something still holds it (a stray process in the tree): detach it from the
-                // namespace now; the kernel finishes when it lets go.
+            if unmount_retrying(&m).is_err() {
+                // Something still holds it: detach it from the namespace now; the kernel
+                // finishes when it lets go (and the loop device's autoclear with it).
                 let _ = m.unmount(UnmountFlags::DETACH);
             }
         }
