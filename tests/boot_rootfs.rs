@@ -26,6 +26,12 @@ struct Installed {
     events: Events,
 }
 
+thread_local! {
+    /// A change to the fixture tree before mkfs, for the one test that needs it.
+    static TREE_HOOK: std::cell::Cell<Option<Box<dyn FnOnce(&Path)>>> =
+        const { std::cell::Cell::new(None) };
+}
+
 /// What the lead's install flow does for a rootfs image, with the stages under test.
 fn install_rootfs(s: &Settings, live_conf: bool, disk_size: u64) -> anyhow::Result<Installed> {
     let dir = tempfile::tempdir().unwrap();
@@ -42,6 +48,9 @@ fn install_rootfs_in(
 ) -> anyhow::Result<Installed> {
     let tree = dir.join("tree");
     rootfs_tree(&tree, live_conf);
+    if let Some(f) = TREE_HOOK.with(|h| h.take()) {
+        f(&tree);
+    }
     let img = dir.join("rootfs.img");
     mkfs_ext4(&img, 40 * MIB, &tree, "liveroot");
     let disk = dir.join("disk.img");
@@ -284,4 +293,42 @@ fn preflight_check_knows_what_is_needed() {
         cloudconfig::validate(b"#!/bin/sh\n", "x").unwrap(),
         ConfigKind::Script
     );
+}
+
+/// Symlinks in the image that point at the host's files (absolute paths resolve on the
+/// installer's side while the filesystem is mounted) are never written through.
+#[test]
+fn image_symlinks_never_lead_outside_the_filesystem() {
+    let host = tempfile::tempdir().unwrap();
+    let victim = host.path().join("victim.conf");
+    std::fs::write(&victim, "untouched").unwrap();
+    let victim_dir = host.path().join("cloud");
+    std::fs::create_dir(&victim_dir).unwrap();
+    let (v, vd) = (victim.clone(), victim_dir.clone());
+    TREE_HOOK.with(|h| {
+        h.set(Some(Box::new(move |tree: &Path| {
+            std::fs::create_dir_all(tree.join("boot/extlinux")).unwrap();
+            std::os::unix::fs::symlink(&v, tree.join("boot/extlinux/extlinux.conf")).unwrap();
+            std::os::unix::fs::symlink(&vd, tree.join("var/lib/cloud")).unwrap();
+        })))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(PartitionTable::Msdos);
+    let err = match install_rootfs_in(dir.path(), &s, false, 64 * MIB) {
+        Ok(_) => panic!("wrote the cloud-config through a symlink"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains("var/lib/cloud") && err.contains("symlink"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+    assert_eq!(std::fs::read_dir(&victim_dir).unwrap().count(), 0);
+    // The bootloader stage replaced the symlinked extlinux.conf with its own file.
+    let part = Losetup::at(&dir.path().join("disk.img"), MIB, 40 * MIB);
+    assert!(part
+        .cat("/boot/extlinux/extlinux.conf")
+        .contains("LINUX /boot/vmlinuz"));
+    drop(part);
+    assert_nothing_left(&dir.path().join("disk.img"));
 }

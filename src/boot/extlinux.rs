@@ -202,14 +202,11 @@ fn is_sparse(meta: &std::fs::Metadata) -> bool {
 /// it over the original, keeping the mode.
 fn densify(p: &Path) -> std::io::Result<()> {
     use std::io::Read;
-    let tmp = p.with_extension("rdinstall-dense");
+    let tmp = temp_beside(p);
+    let _ = std::fs::remove_file(&tmp);
     let mut src = std::fs::File::open(p)?;
     let mode = src.metadata()?.permissions();
-    let mut dst = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&tmp)?;
+    let mut dst = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
     let mut buf = vec![0u8; 1 << 20];
     let res = (|| {
         loop {
@@ -229,14 +226,30 @@ fn densify(p: &Path) -> std::io::Result<()> {
     res
 }
 
+/// A temporary name beside `p` for write-then-rename.
+fn temp_beside(p: &Path) -> PathBuf {
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    p.with_file_name(format!(".{name}.rdinstall-tmp"))
+}
+
+/// Write `data` to `p` by creating a new file beside it and renaming it over `p`: a symlink
+/// the image put at `p` is replaced, never followed out of the filesystem.
 fn write_file(p: &Path, data: &[u8]) -> std::io::Result<()> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(p)?;
-    f.write_all(data)?;
-    f.sync_all()
+    let tmp = temp_beside(p);
+    let _ = std::fs::remove_file(&tmp);
+    let res = (|| {
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, p)
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
 }
 
 fn run_extlinux(bin: &Path, dir: &Path) -> Result<()> {
