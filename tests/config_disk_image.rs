@@ -256,3 +256,34 @@ fn bootloader_extlinux_on_a_disk_image() {
     drop(p2);
     assert_nothing_left(&disk);
 }
+
+#[test]
+fn bootloader_extlinux_on_a_gpt_disk_image() {
+    let d = tempfile::tempdir().unwrap();
+    let disk = disk_image(d.path(), "gpt", &[(16, Fs::Vfat), (24, Fs::Root("root"))]);
+    let mut s = disk_settings();
+    s.bootloader = Bootloader::Extlinux;
+    s.extra_kargs = Some("console=ttyS0".into());
+    let (r, _) = post_run(&disk, &s, None, boot::install);
+    r.unwrap();
+    let gptmbr = std::fs::read(GPTMBR_BIN).unwrap();
+    assert_eq!(read_at(&disk, 0, 440), &gptmbr[..440]);
+    let v = run(Command::new("sgdisk").arg("-v").arg(&disk));
+    assert!(v.contains("No problems found"), "{v}");
+    let j = sfdisk_json(&disk);
+    let parts = j["partitiontable"]["partitions"].as_array().unwrap();
+    assert!(parts[0].get("attrs").is_none(), "{j}");
+    assert!(parts[1]["attrs"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("LegacyBIOSBootable"));
+    let p2 = Losetup::at(&disk, 17 * MIB, 24 * MIB);
+    let conf = p2.cat("/boot/extlinux/extlinux.conf");
+    let uuid = p2.blkid("UUID");
+    assert!(
+        conf.contains(&format!("APPEND root=UUID={uuid} rw console=ttyS0")),
+        "{conf}"
+    );
+    drop(p2);
+    assert_nothing_left(&disk);
+}
