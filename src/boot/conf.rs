@@ -125,7 +125,14 @@ pub fn rewrite_config(text: &str, uuid: &str, policy: RootPolicy, extra: Option<
                 close(&mut out, &label);
                 label = Some((false, false, String::new()));
             }
-            Some((k, _)) if k == "kernel" || k == "linux" => {
+            // A Linux kernel, not a module (`KERNEL memtest.c32`, `KERNEL chain.c32`).
+            Some((k, rest))
+                if (k == "kernel" || k == "linux")
+                    && !rest
+                        .split_whitespace()
+                        .next()
+                        .is_some_and(|f| f.to_ascii_lowercase().ends_with(".c32")) =>
+            {
                 if let Some(l) = label.as_mut() {
                     l.0 = true;
                     l.2 = line[..line.len() - line.trim_start().len()].to_string();
@@ -352,6 +359,13 @@ mod tests {
                 "DEFAULT a\nLABEL a\n\tLINUX /boot/vmlinuz\n\tAPPEND root=UUID={UUID}\nLABEL b\n\t\
                  LINUX /x\n\tAPPEND quiet root=UUID={UUID}\n"
             )
+        );
+        // Module labels get no kernel arguments.
+        let text = "LABEL hdt\n KERNEL hdt.c32\nLABEL l\n LINUX /k\n";
+        let out = rewrite_config(text, UUID, RootPolicy::Replace, None);
+        assert_eq!(
+            out,
+            format!("LABEL hdt\n KERNEL hdt.c32\nLABEL l\n LINUX /k\n APPEND root=UUID={UUID}\n")
         );
         // A global APPEND covers labels without their own.
         let text = "APPEND ro quiet\nLABEL a\n LINUX /k\n";
