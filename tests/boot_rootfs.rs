@@ -332,3 +332,40 @@ fn image_symlinks_never_lead_outside_the_filesystem() {
     drop(part);
     assert_nothing_left(&dir.path().join("disk.img"));
 }
+
+/// Boot entries in an INCLUDEd file (as live CDs keep them) are rewritten too.
+#[test]
+fn included_config_files_are_rewritten() {
+    TREE_HOOK.with(|h| {
+        h.set(Some(Box::new(|tree: &Path| {
+            let d = tree.join("boot/extlinux");
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("extlinux.conf"), "DEFAULT live\nINCLUDE live.cfg\n").unwrap();
+            std::fs::write(
+                d.join("live.cfg"),
+                "LABEL live\n  LINUX /boot/vmlinuz\n  INITRD /boot/initrd.img\n  \
+                 APPEND root=live:LABEL=x rd.live.image ro quiet\n",
+            )
+            .unwrap();
+        })))
+    });
+    let mut s = settings(PartitionTable::Msdos);
+    s.config_target = vec![ConfigTarget::Nocloud];
+    let i = install_rootfs(&s, false, 64 * MIB).unwrap();
+    let part = Losetup::at(&i.disk, i.layout.root_start, i.layout.root_size);
+    let uuid = part.blkid("UUID");
+    assert_eq!(
+        part.cat("/boot/extlinux/extlinux.conf"),
+        "DEFAULT live\nINCLUDE live.cfg\n"
+    );
+    let live = part.cat("/boot/extlinux/live.cfg");
+    assert!(
+        live.contains(&format!(
+            "  APPEND quiet root=UUID={uuid} console=ttyS0 panic=-1\n"
+        )),
+        "{live}"
+    );
+    // The kernel it names was densified although only the included file names it.
+    assert!(part.allocated("/boot/vmlinuz") >= dummy_kernel().len() as u64);
+    part.fsck();
+}

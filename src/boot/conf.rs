@@ -87,14 +87,31 @@ fn keyword(line: &str) -> Option<(String, &str)> {
 /// Rewrite every APPEND line of a syslinux configuration. A label that boots a kernel without
 /// any APPEND (its own or a global one) gets one.
 pub fn rewrite_config(text: &str, uuid: &str, policy: RootPolicy, extra: Option<&str>) -> String {
-    let has_global_append = text
-        .lines()
-        .map_while(|l| match keyword(l) {
-            Some((k, _)) if k == "label" => None,
-            other => Some(other),
-        })
-        .flatten()
-        .any(|(k, _)| k == "append");
+    rewrite(text, uuid, policy, extra, true)
+}
+
+/// For a file the configuration INCLUDEs: only its APPEND lines change (its labels may rely on
+/// a global APPEND in the including file).
+pub fn rewrite_included(text: &str, uuid: &str, policy: RootPolicy, extra: Option<&str>) -> String {
+    rewrite(text, uuid, policy, extra, false)
+}
+
+fn rewrite(
+    text: &str,
+    uuid: &str,
+    policy: RootPolicy,
+    extra: Option<&str>,
+    add_missing: bool,
+) -> String {
+    let has_global_append = !add_missing
+        || text
+            .lines()
+            .map_while(|l| match keyword(l) {
+                Some((k, _)) if k == "label" => None,
+                other => Some(other),
+            })
+            .flatten()
+            .any(|(k, _)| k == "append");
     let fresh = rewrite_args("", uuid, policy, extra);
     let mut out = String::with_capacity(text.len() + 128);
     // Per label: saw a kernel line, saw an append line, indentation of the kernel line.
@@ -169,6 +186,32 @@ pub fn generate_config(
     }
     s.push_str(&format!("  APPEND {args}\n"));
     s
+}
+
+/// Files a configuration includes (`INCLUDE file`, `MENU INCLUDE file`), as written.
+pub fn included_files(text: &str) -> Vec<String> {
+    let mut v = Vec::new();
+    for line in text.lines() {
+        let Some((k, rest)) = keyword(line) else {
+            continue;
+        };
+        let mut words = rest.split_whitespace();
+        let f = match k.as_str() {
+            "include" => words.next(),
+            "menu"
+                if words
+                    .next()
+                    .is_some_and(|w| w.eq_ignore_ascii_case("include")) =>
+            {
+                words.next()
+            }
+            _ => None,
+        };
+        if let Some(f) = f {
+            v.push(f.to_string());
+        }
+    }
+    v
 }
 
 /// Kernel and initrd files a configuration loads (KERNEL/LINUX and INITRD lines, `initrd=`
@@ -373,6 +416,20 @@ mod tests {
         assert_eq!(
             out,
             format!("APPEND quiet root=UUID={UUID}\nLABEL a\n LINUX /k\n")
+        );
+    }
+
+    #[test]
+    fn includes() {
+        let text = "UI menu.c32\nINCLUDE live.cfg\nMENU INCLUDE /isolinux/stdmenu.cfg My menu\n";
+        assert_eq!(
+            included_files(text),
+            vec!["live.cfg", "/isolinux/stdmenu.cfg"]
+        );
+        let inc = "LABEL live\n KERNEL /vmlinuz\n APPEND boot=live ro quiet\nLABEL x\n KERNEL /k\n";
+        assert_eq!(
+            rewrite_included(inc, UUID, RootPolicy::Replace, None),
+            format!("LABEL live\n KERNEL /vmlinuz\n APPEND quiet root=UUID={UUID}\nLABEL x\n KERNEL /k\n")
         );
     }
 

@@ -66,8 +66,12 @@ impl ExtlinuxJob<'_> {
                 );
             }
         }
-        self.copy_modules(&text, &dir);
-        self.fill_holes(&text, &dir_rel)?;
+        let mut all = text.clone();
+        if !generated {
+            all.push_str(&self.rewrite_includes(&text, &dir_rel)?);
+        }
+        self.copy_modules(&all, &dir);
+        self.fill_holes(&all, &dir_rel)?;
         Ok(Installed {
             dir: dir_rel,
             config: cfg_rel,
@@ -117,21 +121,49 @@ impl ExtlinuxJob<'_> {
         )
     }
 
+    /// Rewrite the APPEND lines of files the configuration INCLUDEs (one level; live CDs keep
+    /// their boot entries in them). Returns their new text, for module and file lookups.
+    fn rewrite_includes(&self, text: &str, dir_rel: &Path) -> Result<String> {
+        let mut all = String::new();
+        for f in conf::included_files(text) {
+            let Some(rel) = resolve(&f, dir_rel) else {
+                continue;
+            };
+            let p = self.root.join(&rel);
+            match std::fs::symlink_metadata(&p) {
+                Ok(m) if m.is_file() => {}
+                _ => {
+                    self.events.warn(format!(
+                        "extlinux: the configuration includes /{}, which is not a regular file",
+                        rel.display()
+                    ));
+                    continue;
+                }
+            }
+            check_no_symlinks(self.root, &rel)?;
+            let raw =
+                std::fs::read(&p).with_context(|| format!("cannot read /{}", rel.display()))?;
+            let old = String::from_utf8_lossy(&raw);
+            let new = conf::rewrite_included(&old, self.root_uuid, self.policy, self.extra_kargs);
+            if new != old {
+                write_file(&p, new.as_bytes())
+                    .with_context(|| format!("cannot write /{}", rel.display()))?;
+                self.events
+                    .info(format!("extlinux: rewrote the included /{}", rel.display()));
+            }
+            all.push_str(&new);
+        }
+        Ok(all)
+    }
+
     /// syslinux cannot read files with holes ("I/O error" at boot), and images made with
     /// `mkfs.ext4 -d` or copied with sparse-aware tools have them in kernels and initrds:
     /// rewrite such files densely.
     fn fill_holes(&self, text: &str, dir_rel: &Path) -> Result<()> {
         for f in conf::referenced_files(text) {
-            let rel = match f.strip_prefix('/') {
-                Some(abs) => PathBuf::from(abs),
-                None => dir_rel.join(&f),
-            };
-            if rel
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_)))
-            {
+            let Some(rel) = resolve(&f, dir_rel) else {
                 continue;
-            }
+            };
             let p = self.root.join(&rel);
             let Ok(meta) = std::fs::symlink_metadata(&p) else {
                 self.events.warn(format!(
@@ -190,6 +222,18 @@ impl ExtlinuxJob<'_> {
             }
         }
     }
+}
+
+/// A path from a configuration, relative to the filesystem root: absolute ones from the root,
+/// others from the configuration's directory. `None` for `..` and other escapes.
+fn resolve(f: &str, dir_rel: &Path) -> Option<PathBuf> {
+    let rel = match f.strip_prefix('/') {
+        Some(abs) => PathBuf::from(abs),
+        None => dir_rel.join(f),
+    };
+    rel.components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)))
+        .then_some(rel)
 }
 
 /// Fewer blocks allocated than the size needs.
