@@ -287,3 +287,49 @@ fn bootloader_extlinux_on_a_gpt_disk_image() {
     drop(p2);
     assert_nothing_left(&disk);
 }
+
+/// The whole-disk flow through the binary: a GPT disk image onto a larger disk file, the
+/// cloud-config injected into the image's root filesystem, the image's boot code kept.
+#[test]
+fn binary_disk_image_install_injects_the_config() {
+    let d = tempfile::tempdir().unwrap();
+    let img = disk_image(d.path(), "gpt", &[(16, Fs::Vfat), (24, Fs::Root("root"))]);
+    open_rw(&img).write_all(&[0x90; 440]).unwrap();
+    let cfg = d.path().join("c.yml");
+    std::fs::write(&cfg, "#cloud-config\nhostname: disk-flow\n").unwrap();
+    let target = d.path().join("target.img");
+    sparse(&target, 128 * MIB);
+    let o = Command::new(env!("CARGO_BIN_EXE_rdinstall"))
+        .args(["install", "--image"])
+        .arg(&img)
+        .arg("--disk")
+        .arg(&target)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--config-target", "nocloud,coreos", "--yes"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        !out.contains("disk-flow"),
+        "config contents in the log:\n{out}"
+    );
+    assert_eq!(read_at(&target, 0, 440), vec![0x90; 440]);
+    let p2 = Losetup::at(&target, 17 * MIB, 24 * MIB);
+    for f in [
+        "/var/lib/cloud/seed/nocloud/user-data",
+        "/var/lib/coreos-install/user_data",
+    ] {
+        assert_eq!(p2.mode(f), Some(0o600), "{f}");
+        assert_eq!(p2.cat(f), "#cloud-config\nhostname: disk-flow\n");
+    }
+    p2.fsck();
+    drop(p2);
+    assert_nothing_left(&target);
+}
