@@ -1,0 +1,85 @@
+//! The refusal check before anything is written: a disk whose own filesystem, partitions or
+//! holders are mounted, that carries active swap, or that holds the running system's root
+//! is refused (`error::Refusal`, exit 5) with every mount point named.
+
+use super::sysfs::{Roots, System, Usage};
+use super::target::{Target, TargetKind};
+use crate::error::Refusal;
+use anyhow::Result;
+use std::os::unix::fs::MetadataExt;
+
+/// `major:minor` of a block device node.
+pub fn dev_number(path: &std::path::Path) -> Option<String> {
+    let m = std::fs::metadata(path).ok()?;
+    let rdev = m.rdev();
+    Some(format!("{}:{}", libc::major(rdev), libc::minor(rdev)))
+}
+
+pub fn check_safe(target: &Target) -> Result<()> {
+    check_safe_in(&Roots::host(), target)
+}
+
+fn describe_usage(what: &str, u: &Usage, out: &mut Vec<String>) {
+    for (dev, mp) in &u.mount_details {
+        if dev == what {
+            out.push(format!("{dev} is mounted on {mp}"));
+        } else {
+            out.push(format!("{dev} (on {what}) is mounted on {mp}"));
+        }
+    }
+    for s in &u.swap {
+        out.push(format!("{s} (on {what}) is active swap"));
+    }
+    if u.holds_root {
+        out.push(format!(
+            "{what} holds the running system's root filesystem (/)"
+        ));
+    }
+}
+
+pub fn check_safe_in(roots: &Roots, target: &Target) -> Result<()> {
+    let sys = System::scan(roots)?;
+    let mut reasons = Vec::new();
+    match target.kind {
+        TargetKind::Block => {
+            let name =
+                dev_number(&target.dev_path).and_then(|d| sys.name_of_dev(&d).map(String::from));
+            let Some(name) = name else {
+                anyhow::bail!(
+                    "{} is not listed under {}/block; cannot check whether it is in use",
+                    target.dev_path.display(),
+                    roots.sys.display()
+                );
+            };
+            describe_usage(&name, &sys.usage(&name), &mut reasons);
+            // A loop device's partitions are, on kernels without partition scanning, other
+            // loop devices over the same file at an offset: those count as this disk's.
+            if let Some(b) = sys.device(&name).and_then(|d| d.loop_backing.clone()) {
+                for alias in sys.loops_backed_by(std::path::Path::new(&b.file)) {
+                    if alias.name != name {
+                        describe_usage(&alias.name, &sys.usage(&alias.name), &mut reasons);
+                    }
+                }
+            }
+        }
+        TargetKind::File => {
+            for l in sys.loops_backed_by(&target.dev_path) {
+                describe_usage(&l.name, &sys.usage(&l.name), &mut reasons);
+            }
+            let canon = target.dev_path.to_string_lossy();
+            if sys.swaps.iter().any(|s| *s == canon) {
+                reasons.push(format!("{canon} is an active swap file"));
+            }
+        }
+    }
+    if reasons.is_empty() {
+        return Ok(());
+    }
+    reasons.dedup();
+    Err(Refusal(format!(
+        "refusing to touch {}: {}. Unmount it (or swapoff) first, or choose another disk",
+        target.path.display(),
+        reasons.join("; ")
+    ))
+    .into())
+}
