@@ -159,13 +159,15 @@ pub fn wipe_in(roots: &Roots, target: &Target, discard: bool, ev: &Events) -> Re
     }
 
     let f = open(target)?;
-    if discard {
-        report.discarded = discard_all(&f, target, ev)?;
-    }
     report.areas = areas(&f, target, sys.as_ref().zip(sys_name_opt.as_deref()));
+    // Probe before the discard so the log says what was on the disk.
     let found = probe_all(&f, &report.areas);
     if found.is_empty() {
         ev.info(format!("wipe: no known signatures on {dev}"));
+    }
+    // Discard does not promise zeroes afterwards, so the signatures are erased after it too.
+    if discard {
+        report.discarded = discard_all(&f, target, ev)?;
     }
     for (i, fd) in &found {
         let a = &report.areas[*i];
