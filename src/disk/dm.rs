@@ -75,6 +75,16 @@ impl DmIoctl {
     }
 }
 
+/// The request numbers, public so tests can compare them with the C headers.
+#[allow(clippy::unnecessary_cast)] // c_ulong on glibc, c_int on musl
+pub const DM_DEV_REMOVE: u64 =
+    nix::request_code_readwrite!(DM_IOCTL, DM_DEV_REMOVE_CMD, std::mem::size_of::<DmIoctl>())
+        as u64;
+#[allow(clippy::unnecessary_cast)] // c_ulong on glibc, c_int on musl
+pub const DM_DEV_STATUS: u64 =
+    nix::request_code_readwrite!(DM_IOCTL, DM_DEV_STATUS_CMD, std::mem::size_of::<DmIoctl>())
+        as u64;
+
 nix::ioctl_readwrite!(dm_dev_remove, DM_IOCTL, DM_DEV_REMOVE_CMD, DmIoctl);
 nix::ioctl_readwrite!(dm_dev_status, DM_IOCTL, DM_DEV_STATUS_CMD, DmIoctl);
 

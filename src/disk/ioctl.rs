@@ -2,6 +2,16 @@
 
 use std::os::fd::AsRawFd;
 
+/// Request numbers, public so tests can compare them with <linux/fs.h>.
+#[allow(clippy::unnecessary_cast)] // c_ulong on glibc, c_int on musl
+pub const BLKDISCARD: u64 = nix::request_code_none!(0x12, 119) as u64;
+#[allow(clippy::unnecessary_cast)] // c_ulong on glibc, c_int on musl
+pub const BLKZEROOUT: u64 = nix::request_code_none!(0x12, 127) as u64;
+#[allow(clippy::unnecessary_cast)] // c_ulong on glibc, c_int on musl
+pub const BLKRRPART: u64 = nix::request_code_none!(0x12, 95) as u64;
+#[allow(clippy::unnecessary_cast)] // c_ulong on glibc, c_int on musl
+pub const BLKGETSIZE64: u64 = nix::request_code_read!(0x12, 114, 8) as u64;
+
 nix::ioctl_read!(blkgetsize64, 0x12, 114, u64);
 nix::ioctl_read_bad!(blksszget, libc::BLKSSZGET, libc::c_int);
 nix::ioctl_read_bad!(blkpbszget, libc::BLKPBSZGET, libc::c_uint);

@@ -14,6 +14,10 @@ use std::path::Path;
 pub const MD_MAJOR: u8 = 9;
 pub const STOP_ARRAY_NR: u8 = 0x32;
 
+/// `STOP_ARRAY`, public so tests can compare it with <linux/raid/md_u.h>.
+#[allow(clippy::unnecessary_cast)] // c_ulong on glibc, c_int on musl
+pub const STOP_ARRAY: u64 = nix::request_code_none!(MD_MAJOR, STOP_ARRAY_NR) as u64;
+
 nix::ioctl_none!(md_stop_array, MD_MAJOR, STOP_ARRAY_NR);
 
 /// Stop the array at `node` (`/dev/md127`). Works on active and inactive (partly assembled)

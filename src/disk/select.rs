@@ -94,7 +94,8 @@ pub fn skip_reasons(d: &BlockDevice, needed: u64, hints: Option<&Hints>) -> Vec<
             swap: d.swap.clone(),
         });
     }
-    if let Some(h) = hints {
+    // Hint fields are only worth reporting for devices that are otherwise candidates.
+    if let Some(h) = hints.filter(|_| r.is_empty()) {
         let failed = h.mismatches(d);
         if !failed.is_empty() {
             r.push(Skip::Hint { failed });
@@ -193,12 +194,15 @@ fn no_candidate_message(verdicts: &[Verdict], needed: u64, hints: Option<&Hints>
             human_size(needed)
         ),
     };
-    if verdicts.is_empty() {
-        s.push_str("; no block devices were found at all (missing driver?)");
+    let (disks, others): (Vec<&Verdict>, Vec<&Verdict>) = verdicts
+        .iter()
+        .partition(|v| v.device.kind == DeviceKind::Disk);
+    if disks.is_empty() {
+        s.push_str("; no whole disks were found at all (missing storage driver?)");
     } else {
-        s.push_str(". Candidates and why they were skipped: ");
+        s.push_str(". Disks and why they were skipped: ");
         s.push_str(
-            &verdicts
+            &disks
                 .iter()
                 .map(|v| {
                     let why: Vec<String> = v.skipped.iter().map(|k| k.to_string()).collect();
@@ -207,6 +211,13 @@ fn no_candidate_message(verdicts: &[Verdict], needed: u64, hints: Option<&Hints>
                 .collect::<Vec<_>>()
                 .join("; "),
         );
+    }
+    if !others.is_empty() {
+        let names: Vec<&str> = others.iter().map(|v| v.device.name.as_str()).collect();
+        s.push_str(&format!(
+            "; not disks (loop/ram/zram/dm/md/optical): {}",
+            names.join(" ")
+        ));
     }
     s.push_str(". Give disk=PATH, or adjust disk_hint (see `rdinstall disks`)");
     s
@@ -434,7 +445,15 @@ mod tests {
         );
         assert!(e.contains("rotational=0: rotational is 1"), "{e}");
         let e = choose(&sys, None, Some("wwn=1234")).unwrap_err();
-        assert!(e.contains("wwn is unknown"), "nvme1n1 has none: {e}");
+        assert!(
+            e.contains("wwn=1234: wwn is \"naa.5000c5007a1b2c3d\""),
+            "{e}"
+        );
+        assert!(!e.contains("nvme1n1 (2.0 GiB, Tiny NVMe, serial TINY0001, by-path pci-0000:3e:00.0-nvme-1): too small (2.0 GiB < 4.0 GiB), disk_hint"), "hint fields only for otherwise eligible disks: {e}");
+        assert!(
+            e.contains("not disks (loop/ram/zram/dm/md/optical): dm-0 loop0 md127 sr0 zram0"),
+            "{e}"
+        );
     }
 
     #[test]
