@@ -529,3 +529,103 @@ fn file_target_that_is_not_in_use_passes_the_safety_check() {
     let r = disk::wipe(&t, true, &Events::silent()).unwrap();
     assert!(r.found.is_empty());
 }
+
+#[test]
+fn gpt_image_with_btrfs_bcache_iso9660_and_md11_is_wiped_clean() {
+    let size = 300 * MIB;
+    let disk = img("disk.img", size);
+    run(
+        "sgdisk",
+        &[
+            "-n1:2048:+128M",
+            "-n2:0:+32M",
+            "-n3:0:+8M",
+            "-n4:0:+8M",
+            disk.path.to_str().unwrap(),
+        ],
+    );
+    let p1 = (2048 * 512, 128 * MIB);
+    let p2 = (p1.0 + p1.1, 32 * MIB);
+    let p3 = (p2.0 + p2.1, 8 * MIB);
+    let p4 = (p3.0 + p3.1, 8 * MIB);
+    let btrfs = part_image(p1.1, |p| drop(run("mkfs.btrfs", &["-q", "-f", p])));
+    copy_at(&btrfs.path, &disk.path, p1.0);
+    let bcache = part_image(p2.1, |p| drop(run("make-bcache", &["-B", p])));
+    copy_at(&bcache.path, &disk.path, p2.0);
+    let isodir = tempfile::tempdir().unwrap();
+    std::fs::write(isodir.path().join("hello.txt"), "hello").unwrap();
+    let iso = img("cd.iso", 0);
+    run(
+        "genisoimage",
+        &[
+            "-quiet",
+            "-o",
+            iso.path.to_str().unwrap(),
+            isodir.path().to_str().unwrap(),
+        ],
+    );
+    copy_at(&iso.path, &disk.path, p3.0);
+    // md 1.1: superblock at sector 0 of the member.
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&disk.path)
+        .unwrap();
+    f.write_all_at(&md1_superblock(0, 2048), p4.0).unwrap();
+    drop(f);
+    let before = [
+        (p1, "btrfs"),
+        (p2, "bcache"),
+        (p3, "iso9660"),
+        (p4, "linux_raid_member"),
+    ];
+    for ((off, len), t) in before {
+        let seen = blkid_at(&disk.path, off, len);
+        assert!(
+            seen.contains(&format!("TYPE=\"{t}\"")),
+            "{t} before: {seen}"
+        );
+    }
+
+    let r = wipe_target(&disk.path);
+    let names: Vec<&str> = r.found.iter().map(|f| f.name.as_str()).collect();
+    for want in ["btrfs", "bcache", "iso9660", "md raid 1.1 superblock"] {
+        assert!(names.contains(&want), "{want} not reported: {names:?}");
+    }
+    assert_eq!(wipefs(&disk.path), "");
+    for ((off, len), t) in before {
+        assert_eq!(blkid_at(&disk.path, off, len), "", "{t} after wipe");
+    }
+}
+
+#[test]
+fn gpt_backup_of_a_grown_disk_is_found_through_the_primary_header() {
+    let disk = img("disk.img", 64 * MIB);
+    run("sgdisk", &["-n1:2048:+16M", disk.path.to_str().unwrap()]);
+    // The disk "grows": the backup header stays at the old end, 64 MiB - 512.
+    File::options()
+        .write(true)
+        .open(&disk.path)
+        .unwrap()
+        .set_len(128 * MIB)
+        .unwrap();
+    let old_backup = 64 * MIB - 512;
+    let read8 = |off: u64| {
+        let mut b = [0u8; 8];
+        File::open(&disk.path)
+            .unwrap()
+            .read_exact_at(&mut b, off)
+            .unwrap();
+        b
+    };
+    assert_eq!(&read8(old_backup), b"EFI PART");
+    let r = wipe_target(&disk.path);
+    assert!(
+        r.found
+            .iter()
+            .any(|f| f.name == "gpt (backup header)" && f.offset == old_backup),
+        "{:?}",
+        r.found
+    );
+    assert_eq!(read8(old_backup), [0u8; 8]);
+    assert_eq!(wipefs(&disk.path), "");
+}

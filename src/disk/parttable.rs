@@ -123,3 +123,73 @@ fn logical(dev: &impl FileExt, ext_lba: u64, size: u64, out: &mut Vec<Extent>) {
         ebr_lba = ext_lba + s2;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(buf: &mut [u8], at: usize, ptype: u8, lba: u32, n: u32) {
+        buf[at + 4] = ptype;
+        buf[at + 8..at + 12].copy_from_slice(&lba.to_le_bytes());
+        buf[at + 12..at + 16].copy_from_slice(&n.to_le_bytes());
+    }
+
+    #[test]
+    fn mbr_with_an_extended_chain() {
+        let size = 64u64 << 20;
+        let f = tempfile::tempfile().unwrap();
+        f.set_len(size).unwrap();
+        let mut mbr = [0u8; 512];
+        entry(&mut mbr, 446, 0x83, 2048, 4096);
+        entry(&mut mbr, 462, 0x05, 8192, 40960);
+        mbr[510..].copy_from_slice(&[0x55, 0xaa]);
+        f.write_all_at(&mbr, 0).unwrap();
+        // EBR 1 at the start of the extended partition: a logical partition 2048 sectors in,
+        // and a link to EBR 2 at extended + 10240.
+        let mut ebr = [0u8; 512];
+        entry(&mut ebr, 446, 0x83, 2048, 4096);
+        entry(&mut ebr, 462, 0x05, 10240, 8192);
+        ebr[510..].copy_from_slice(&[0x55, 0xaa]);
+        f.write_all_at(&ebr, 8192 * 512).unwrap();
+        let mut ebr2 = [0u8; 512];
+        entry(&mut ebr2, 446, 0x83, 2048, 2048);
+        ebr2[510..].copy_from_slice(&[0x55, 0xaa]);
+        f.write_all_at(&ebr2, (8192 + 10240) * 512).unwrap();
+
+        let p = partitions(&f, size);
+        let starts: Vec<u64> = p.iter().map(|e| e.start / 512).collect();
+        assert_eq!(starts, [2048, 8192, 8192 + 2048, 8192 + 10240 + 2048]);
+        assert_eq!(p[3].label, "MBR logical partition 6");
+        assert_eq!(p[3].len, 2048 * 512);
+    }
+
+    #[test]
+    fn gpt_entries_and_out_of_range_ones_dropped() {
+        let size = 16u64 << 20;
+        let f = tempfile::tempfile().unwrap();
+        f.set_len(size).unwrap();
+        let mut h = [0u8; 92];
+        h[0..8].copy_from_slice(b"EFI PART");
+        h[72..80].copy_from_slice(&2u64.to_le_bytes()); // entries at LBA 2
+        h[80..84].copy_from_slice(&128u32.to_le_bytes());
+        h[84..88].copy_from_slice(&128u32.to_le_bytes());
+        f.write_all_at(&h, 512).unwrap();
+        let mut e = [0u8; 256];
+        e[0] = 1; // a non-zero type GUID
+        e[32..40].copy_from_slice(&2048u64.to_le_bytes());
+        e[40..48].copy_from_slice(&4095u64.to_le_bytes());
+        e[128] = 1;
+        e[128 + 32..128 + 40].copy_from_slice(&4096u64.to_le_bytes());
+        e[128 + 40..128 + 48].copy_from_slice(&(1u64 << 40).to_le_bytes()); // past the end
+        f.write_all_at(&e, 1024).unwrap();
+        let p = partitions(&f, size);
+        assert_eq!(
+            p,
+            [Extent {
+                label: "GPT partition 1".into(),
+                start: 2048 * 512,
+                len: 2048 * 512
+            }]
+        );
+    }
+}

@@ -151,8 +151,16 @@ pub fn wipe_in(roots: &Roots, target: &Target, discard: bool, ev: &Events) -> Re
         let s = System::scan(roots)?;
         let name = sys_name(&s, target)?;
         report.teardown = super::holders::teardown(&s, &name, ev)?;
-        // Read the picture again: the holders are gone now, partitions may have changed.
-        let s = System::scan(roots)?;
+        // Read the picture again: the holders are gone now. The kernel drops the holder
+        // links as it releases the members, which can trail the ioctl by a moment.
+        let mut s = System::scan(roots)?;
+        for _ in 0..20 {
+            if s.holders_top_down(&name).is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            s = System::scan(roots)?;
+        }
         super::holders::verify_free(&s, &name)?;
         sys_name_opt = Some(name);
         sys = Some(s);
