@@ -92,6 +92,14 @@ nix::ioctl_readwrite!(dm_dev_status, DM_IOCTL, DM_DEV_STATUS_CMD, DmIoctl);
 pub const CONTROL: &str = "/dev/mapper/control";
 
 fn open_control() -> Result<File> {
+    // A /dev without udev may lack the node although dm-mod is loaded: make it from the
+    // misc device's number, as `dmsetup mknodes` would.
+    if !Path::new(CONTROL).exists() {
+        if let Ok(dev) = std::fs::read_to_string("/sys/class/misc/device-mapper/dev") {
+            let _ = std::fs::create_dir_all("/dev/mapper");
+            let _ = super::holders::mknod_char_or_block(Path::new(CONTROL), dev.trim(), false);
+        }
+    }
     File::open(CONTROL).with_context(|| {
         format!(
             "cannot open {CONTROL} to remove device-mapper devices (is dm-mod loaded and devtmpfs mounted on /dev?)"

@@ -18,6 +18,29 @@ pub fn swapoff(path: &str) -> Result<()> {
     Ok(())
 }
 
+/// Create a device node at `path` for `dev` (`major:minor`): a block device when `block`,
+/// else a character device.
+pub fn mknod_char_or_block(path: &std::path::Path, dev: &str, block: bool) -> Result<()> {
+    use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+    let (maj, min) = dev
+        .split_once(':')
+        .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)))
+        .with_context(|| format!("bad device number {dev:?}"))?;
+    let kind = if block {
+        SFlag::S_IFBLK
+    } else {
+        SFlag::S_IFCHR
+    };
+    mknod(
+        path,
+        kind,
+        Mode::from_bits_truncate(0o600),
+        makedev(maj, min),
+    )
+    .with_context(|| format!("mknod {} ({dev}) failed", path.display()))?;
+    Ok(())
+}
+
 /// Turn off swap on `name`'s closure, then remove its holders. Returns what was done, one
 /// line each, for the wipe report.
 pub fn teardown(sys: &System, name: &str, ev: &Events) -> Result<Vec<String>> {
@@ -45,6 +68,14 @@ pub fn teardown(sys: &System, name: &str, ev: &Events) -> Result<Vec<String>> {
             done.push(format!("removed device-mapper device {dm_name} ({h})"));
         } else if h.starts_with("md") {
             let node = sys.roots().dev_node(&h);
+            if !node.exists() {
+                // No devtmpfs/udev node (a minimal /dev): make one from sysfs' numbers.
+                if let Some(dev) = sys.device(&h).map(|d| d.dev.clone()) {
+                    mknod_char_or_block(&node, &dev, true).with_context(|| {
+                        format!("{} is missing and cannot be created", node.display())
+                    })?;
+                }
+            }
             ev.info(format!("wipe: stopping md array {}", node.display()));
             super::md::stop(&node)?;
             done.push(format!("stopped md array {h}"));

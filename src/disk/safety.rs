@@ -37,10 +37,42 @@ fn describe_usage(what: &str, u: &Usage, out: &mut Vec<String>) {
     }
 }
 
+/// Why the block device `name` (a disk or a partition, with everything on it) may not be
+/// touched; empty = safe.
+pub fn block_reasons(sys: &System, name: &str) -> Vec<String> {
+    let mut reasons = Vec::new();
+    describe_usage(name, &sys.usage(name), &mut reasons);
+    // A loop device's partitions are, on kernels without partition scanning, other loop
+    // devices over the same file at an offset: those count as this disk's.
+    if let Some(b) = sys.device(name).and_then(|d| d.loop_backing.clone()) {
+        for alias in sys.loops_backed_by(std::path::Path::new(&b.file)) {
+            if alias.name != name {
+                describe_usage(&alias.name, &sys.usage(&alias.name), &mut reasons);
+            }
+        }
+    }
+    reasons.dedup();
+    reasons
+}
+
+/// Why the disk image `file` may not be touched: a loop device over it is in use, or it is
+/// an active swap file.
+pub fn file_reasons(sys: &System, file: &std::path::Path) -> Vec<String> {
+    let mut reasons = Vec::new();
+    for l in sys.loops_backed_by(file) {
+        describe_usage(&l.name, &sys.usage(&l.name), &mut reasons);
+    }
+    let canon = file.to_string_lossy();
+    if sys.swaps.iter().any(|s| *s == canon) {
+        reasons.push(format!("{canon} is an active swap file"));
+    }
+    reasons.dedup();
+    reasons
+}
+
 pub fn check_safe_in(roots: &Roots, target: &Target) -> Result<()> {
     let sys = System::scan(roots)?;
-    let mut reasons = Vec::new();
-    match target.kind {
+    let reasons = match target.kind {
         TargetKind::Block => {
             let name =
                 dev_number(&target.dev_path).and_then(|d| sys.name_of_dev(&d).map(String::from));
@@ -51,35 +83,54 @@ pub fn check_safe_in(roots: &Roots, target: &Target) -> Result<()> {
                     roots.sys.display()
                 );
             };
-            describe_usage(&name, &sys.usage(&name), &mut reasons);
-            // A loop device's partitions are, on kernels without partition scanning, other
-            // loop devices over the same file at an offset: those count as this disk's.
-            if let Some(b) = sys.device(&name).and_then(|d| d.loop_backing.clone()) {
-                for alias in sys.loops_backed_by(std::path::Path::new(&b.file)) {
-                    if alias.name != name {
-                        describe_usage(&alias.name, &sys.usage(&alias.name), &mut reasons);
-                    }
-                }
-            }
+            block_reasons(&sys, &name)
         }
-        TargetKind::File => {
-            for l in sys.loops_backed_by(&target.dev_path) {
-                describe_usage(&l.name, &sys.usage(&l.name), &mut reasons);
-            }
-            let canon = target.dev_path.to_string_lossy();
-            if sys.swaps.iter().any(|s| *s == canon) {
-                reasons.push(format!("{canon} is an active swap file"));
-            }
-        }
-    }
+        TargetKind::File => file_reasons(&sys, &target.dev_path),
+    };
     if reasons.is_empty() {
         return Ok(());
     }
-    reasons.dedup();
     Err(Refusal(format!(
         "refusing to touch {}: {}. Unmount it (or swapoff) first, or choose another disk",
         target.path.display(),
         reasons.join("; ")
     ))
     .into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> System {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/sysfs")
+            .join(name);
+        System::scan(&Roots::under(&dir)).unwrap()
+    }
+
+    #[test]
+    fn names_mounts_through_holders_swap_and_root() {
+        let sys = fixture("server");
+        assert_eq!(
+            block_reasons(&sys, "sdb"),
+            ["dm-0 (on sdb) is mounted on /srv"]
+        );
+        assert_eq!(
+            block_reasons(&sys, "nvme0n1"),
+            ["/dev/nvme0n1p2 (on nvme0n1) is active swap"]
+        );
+        // md members with nothing mounted on the array are fine: the wipe stops it.
+        assert!(block_reasons(&sys, "sdd").is_empty());
+        assert!(block_reasons(&sys, "sda").is_empty());
+        let vm = fixture("vm");
+        assert_eq!(
+            block_reasons(&vm, "vda"),
+            [
+                "vda1 (on vda) is mounted on /",
+                "vda holds the running system's root filesystem (/)"
+            ]
+        );
+        assert!(block_reasons(&vm, "vdb").is_empty());
+    }
 }
