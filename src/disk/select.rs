@@ -470,3 +470,44 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod stacked_tests {
+    //! Root on LVM, and LUKS on LVM on md RAID1 (fixture `stacked`).
+    use super::*;
+    use crate::disk::safety::block_reasons;
+    use crate::disk::sysfs::Roots;
+
+    fn sys() -> System {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sysfs/stacked");
+        System::scan(&Roots::under(&dir)).unwrap()
+    }
+
+    #[test]
+    fn teardown_goes_from_the_top_of_the_stack_down() {
+        let s = sys();
+        assert_eq!(s.holders_top_down("sdb"), ["dm-2", "dm-1", "md0"]);
+        assert_eq!(s.holders_top_down("sdc"), ["dm-2", "dm-1", "md0"]);
+        assert_eq!(s.holders_top_down("md0"), ["dm-2", "dm-1"]);
+        assert_eq!(s.holders_top_down("sda"), ["dm-0"]);
+        assert_eq!(s.device("sdb").unwrap().holders, ["md0"]);
+    }
+
+    #[test]
+    fn root_on_lvm_marks_its_disk_only() {
+        let s = sys();
+        assert!(s.device("sda").unwrap().holds_root);
+        assert!(!s.device("sdb").unwrap().holds_root);
+        assert_eq!(
+            block_reasons(&s, "sda"),
+            [
+                "dm-0 (on sda) is mounted on /",
+                "sda holds the running system's root filesystem (/)"
+            ]
+        );
+        assert!(block_reasons(&s, "sdb").is_empty());
+        // sdb and sdc tie on size: the name decides.
+        assert_eq!(evaluate(&s, None, None).1.unwrap(), "sdb");
+    }
+}
