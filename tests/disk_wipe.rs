@@ -629,3 +629,58 @@ fn gpt_backup_of_a_grown_disk_is_found_through_the_primary_header() {
     assert_eq!(read8(old_backup), [0u8; 8]);
     assert_eq!(wipefs(&disk.path), "");
 }
+
+/// Swap on our own loop device, turned off on drop if the test did not.
+struct SwapOn(String);
+
+impl Drop for SwapOn {
+    fn drop(&mut self) {
+        let swaps = std::fs::read_to_string("/proc/swaps").unwrap_or_default();
+        if swaps
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some(&self.0))
+        {
+            let _ = Command::new("swapoff").arg(&self.0).status();
+        }
+    }
+}
+
+#[test]
+fn active_swap_is_refused_by_check_safe_and_turned_off_by_wipe() {
+    let disk = img("disk.img", 16 * MIB);
+    let l = Loop::new(&disk.path, 0, None);
+    run("mkswap", &["-q", l.path()]);
+    run("swapon", &[l.path()]);
+    let _guard = SwapOn(l.path().to_string());
+
+    let t = Target::inspect(Path::new(l.path())).unwrap();
+    let e = disk::check_safe(&t).unwrap_err();
+    let msg = &e.downcast_ref::<Refusal>().expect("a Refusal").0;
+    assert!(
+        msg.contains(&format!("{} (on ", l.path())) && msg.contains("active swap"),
+        "{msg}"
+    );
+
+    // The library's wipe on its own (no preflight) turns the swap off and erases it.
+    let r = disk::wipe(&t, false, &Events::silent()).unwrap();
+    assert_eq!(r.teardown, [format!("swapoff {}", l.path())]);
+    assert!(r.found.iter().any(|f| f.name == "swap"), "{:?}", r.found);
+    let swaps = std::fs::read_to_string("/proc/swaps").unwrap();
+    assert!(!swaps.contains(l.path()), "{swaps}");
+    assert_eq!(blkid_at(&disk.path, 0, 16 * MIB), "");
+}
+
+#[test]
+fn library_wipe_refuses_a_mounted_disk_even_without_preflight() {
+    let disk = img("disk.img", 32 * MIB);
+    let l = Loop::new(&disk.path, 0, None);
+    run("mkfs.ext4", &["-q", "-F", l.path()]);
+    let m = Mounted::new(l.path());
+    let before = sha(&disk.path);
+    let t = Target::inspect(Path::new(l.path())).unwrap();
+    let e = disk::wipe(&t, true, &Events::silent()).unwrap_err();
+    let msg = &e.downcast_ref::<Refusal>().expect("a Refusal").0;
+    assert!(msg.contains(m.0.to_str().unwrap()), "{msg}");
+    drop(m);
+    assert_eq!(sha(&disk.path), before);
+}

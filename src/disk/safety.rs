@@ -19,7 +19,7 @@ pub fn check_safe(target: &Target) -> Result<()> {
     check_safe_in(&Roots::host(), target)
 }
 
-fn describe_usage(what: &str, u: &Usage, out: &mut Vec<String>) {
+fn describe_usage(what: &str, u: &Usage, refuse_swap: bool, out: &mut Vec<String>) {
     for (dev, mp) in &u.mount_details {
         if dev == what {
             out.push(format!("{dev} is mounted on {mp}"));
@@ -27,7 +27,7 @@ fn describe_usage(what: &str, u: &Usage, out: &mut Vec<String>) {
             out.push(format!("{dev} (on {what}) is mounted on {mp}"));
         }
     }
-    for s in &u.swap {
+    for s in u.swap.iter().filter(|_| refuse_swap) {
         out.push(format!("{s} (on {what}) is active swap"));
     }
     if u.holds_root {
@@ -39,15 +39,20 @@ fn describe_usage(what: &str, u: &Usage, out: &mut Vec<String>) {
 
 /// Why the block device `name` (a disk or a partition, with everything on it) may not be
 /// touched; empty = safe.
-pub fn block_reasons(sys: &System, name: &str) -> Vec<String> {
+pub fn block_reasons(sys: &System, name: &str, refuse_swap: bool) -> Vec<String> {
     let mut reasons = Vec::new();
-    describe_usage(name, &sys.usage(name), &mut reasons);
+    describe_usage(name, &sys.usage(name), refuse_swap, &mut reasons);
     // A loop device's partitions are, on kernels without partition scanning, other loop
     // devices over the same file at an offset: those count as this disk's.
     if let Some(b) = sys.device(name).and_then(|d| d.loop_backing.clone()) {
         for alias in sys.loops_backed_by(std::path::Path::new(&b.file)) {
             if alias.name != name {
-                describe_usage(&alias.name, &sys.usage(&alias.name), &mut reasons);
+                describe_usage(
+                    &alias.name,
+                    &sys.usage(&alias.name),
+                    refuse_swap,
+                    &mut reasons,
+                );
             }
         }
     }
@@ -57,13 +62,13 @@ pub fn block_reasons(sys: &System, name: &str) -> Vec<String> {
 
 /// Why the disk image `file` may not be touched: a loop device over it is in use, or it is
 /// an active swap file.
-pub fn file_reasons(sys: &System, file: &std::path::Path) -> Vec<String> {
+pub fn file_reasons(sys: &System, file: &std::path::Path, refuse_swap: bool) -> Vec<String> {
     let mut reasons = Vec::new();
     for l in sys.loops_backed_by(file) {
-        describe_usage(&l.name, &sys.usage(&l.name), &mut reasons);
+        describe_usage(&l.name, &sys.usage(&l.name), refuse_swap, &mut reasons);
     }
     let canon = file.to_string_lossy();
-    if sys.swaps.iter().any(|s| *s == canon) {
+    if refuse_swap && sys.swaps.iter().any(|s| *s == canon) {
         reasons.push(format!("{canon} is an active swap file"));
     }
     reasons.dedup();
@@ -71,6 +76,12 @@ pub fn file_reasons(sys: &System, file: &std::path::Path) -> Vec<String> {
 }
 
 pub fn check_safe_in(roots: &Roots, target: &Target) -> Result<()> {
+    check_in(roots, target, true)
+}
+
+/// The check itself. `refuse_swap` false is the wipe's own last-moment check: it turns swap
+/// off as part of the teardown, but never touches a mounted disk or the running system.
+pub fn check_in(roots: &Roots, target: &Target, refuse_swap: bool) -> Result<()> {
     let sys = System::scan(roots)?;
     let reasons = match target.kind {
         TargetKind::Block => {
@@ -83,9 +94,9 @@ pub fn check_safe_in(roots: &Roots, target: &Target) -> Result<()> {
                     roots.sys.display()
                 );
             };
-            block_reasons(&sys, &name)
+            block_reasons(&sys, &name, refuse_swap)
         }
-        TargetKind::File => file_reasons(&sys, &target.dev_path),
+        TargetKind::File => file_reasons(&sys, &target.dev_path, refuse_swap),
     };
     if reasons.is_empty() {
         return Ok(());
@@ -113,24 +124,28 @@ mod tests {
     fn names_mounts_through_holders_swap_and_root() {
         let sys = fixture("server");
         assert_eq!(
-            block_reasons(&sys, "sdb"),
+            block_reasons(&sys, "sdb", true),
             ["dm-0 (on sdb) is mounted on /srv"]
         );
         assert_eq!(
-            block_reasons(&sys, "nvme0n1"),
+            block_reasons(&sys, "nvme0n1", true),
             ["/dev/nvme0n1p2 (on nvme0n1) is active swap"]
         );
         // md members with nothing mounted on the array are fine: the wipe stops it.
-        assert!(block_reasons(&sys, "sdd").is_empty());
-        assert!(block_reasons(&sys, "sda").is_empty());
+        assert!(
+            block_reasons(&sys, "nvme0n1", false).is_empty(),
+            "the wipe turns swap off"
+        );
+        assert!(block_reasons(&sys, "sdd", true).is_empty());
+        assert!(block_reasons(&sys, "sda", true).is_empty());
         let vm = fixture("vm");
         assert_eq!(
-            block_reasons(&vm, "vda"),
+            block_reasons(&vm, "vda", true),
             [
                 "vda1 (on vda) is mounted on /",
                 "vda holds the running system's root filesystem (/)"
             ]
         );
-        assert!(block_reasons(&vm, "vdb").is_empty());
+        assert!(block_reasons(&vm, "vdb", true).is_empty());
     }
 }

@@ -500,13 +500,13 @@ mod stacked_tests {
         assert!(s.device("sda").unwrap().holds_root);
         assert!(!s.device("sdb").unwrap().holds_root);
         assert_eq!(
-            block_reasons(&s, "sda"),
+            block_reasons(&s, "sda", true),
             [
                 "dm-0 (on sda) is mounted on /",
                 "sda holds the running system's root filesystem (/)"
             ]
         );
-        assert!(block_reasons(&s, "sdb").is_empty());
+        assert!(block_reasons(&s, "sdb", true).is_empty());
         // sdb and sdc tie on size: the name decides.
         assert_eq!(evaluate(&s, None, None).1.unwrap(), "sdb");
     }

@@ -147,6 +147,9 @@ pub fn wipe_in(roots: &Roots, target: &Target, discard: bool, ev: &Events) -> Re
     let mut report = WipeReport::default();
     let mut sys_name_opt = None;
     let mut sys = None;
+    // The caller ran `check_safe` in preflight; things may have been mounted since. A last
+    // look costs a sysfs scan and keeps `wipe` safe on its own.
+    super::safety::check_in(roots, target, false)?;
     if target.kind == TargetKind::Block {
         let s = System::scan(roots)?;
         let name = sys_name(&s, target)?;
