@@ -86,6 +86,7 @@ pub fn preflight(s: &Settings, ev: &Events) -> Result<Plan, Failure> {
     // The disk.
     let target = disk::resolve(s.disk.as_deref(), s.disk_hint.as_deref(), needed).map_err(pf)?;
     ev.set_disk(&target.path.display().to_string());
+    refuse_read_only(&target).map_err(pf)?;
     if let Some(n) = needed {
         if n > target.size {
             return Err(pf(anyhow!(
@@ -146,6 +147,21 @@ pub fn preflight(s: &Settings, ev: &Events) -> Result<Plan, Failure> {
     });
     ev.stage(Stage::Preflight, StageState::End);
     Ok(plan)
+}
+
+/// A write-protected disk fails in preflight, not halfway through the wipe.
+fn refuse_read_only(t: &Target) -> Result<()> {
+    if t.kind == TargetKind::Block {
+        let f = std::fs::File::open(&t.dev_path)
+            .with_context(|| format!("cannot open {}", t.dev_path.display()))?;
+        if disk::ioctl::read_only(&f).unwrap_or(false) {
+            return Err(anyhow!(
+                "disk {} is read-only (write-protected, or a read-only loop device); choose another disk",
+                t.path.display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn fetch_config(template_url: &str, m: &Machine, o: &NetOptions) -> Result<Config> {
