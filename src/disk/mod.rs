@@ -12,6 +12,8 @@
 
 pub mod cli;
 pub mod dm;
+#[cfg(test)]
+mod fixture_tests;
 pub mod hints;
 pub mod holders;
 pub mod ioctl;
