@@ -105,6 +105,9 @@ pub fn preflight(s: &Settings, ev: &Events) -> Result<Plan, Failure> {
         ImageKind::Disk => None,
     };
 
+    // The bootloader's files must be here before anything is written.
+    crate::boot::check(s).map_err(pf)?;
+
     // The cloud-config.
     let config = match &s.config {
         Some(t) => Some(fetch_config(t, &machine, &o).map_err(pf)?),
@@ -214,8 +217,7 @@ fn fetch_config(template_url: &str, m: &Machine, o: &NetOptions) -> Result<Confi
     let source = template::expand(template_url, m).map_err(|e| anyhow!("config: {e}"))?;
     let bytes = net::fetch_small(&source, MAX_CONFIG, o)
         .with_context(|| format!("cannot fetch the cloud-config {source}"))?;
-    let kind = cloudconfig::validate(&bytes, &source)
-        .with_context(|| format!("the cloud-config {source} is not valid"))?;
+    let kind = cloudconfig::validate(&bytes, &source)?;
     Ok(Config {
         bytes,
         kind,
@@ -243,10 +245,7 @@ pub fn install(s: &Settings, ev: &Events, confirm: &dyn Confirm) -> Result<Plan,
 fn destructive(s: &Settings, plan: &Plan, ev: &Events) -> Result<(), Failure> {
     let t = &plan.disk;
     ev.stage(Stage::Wipe, StageState::Begin);
-    let report = disk::wipe(t, s.discard, ev).at(ExitCode::AfterWrite, Stage::Wipe)?;
-    for e in &report.erased {
-        ev.info(format!("erased {e}"));
-    }
+    disk::wipe(t, s.discard, ev).at(ExitCode::AfterWrite, Stage::Wipe)?;
     ev.stage(Stage::Wipe, StageState::End);
 
     ev.stage(Stage::Write, StageState::Begin);

@@ -75,10 +75,10 @@ fn md10(len: u64) -> Option<u64> {
     Some(((len >> 9).checked_sub(16)? & !7) << 9)
 }
 fn last_512(len: u64) -> Option<u64> {
-    len.checked_sub(512).filter(|_| len % 512 == 0)
+    len.checked_sub(512).filter(|_| len.is_multiple_of(512))
 }
 fn last_4096(len: u64) -> Option<u64> {
-    len.checked_sub(4096).filter(|_| len % 4096 == 0)
+    len.checked_sub(4096).filter(|_| len.is_multiple_of(4096))
 }
 
 /// The table. Offsets are where the magic starts.
