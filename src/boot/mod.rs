@@ -8,6 +8,7 @@
 
 pub mod conf;
 pub mod extlinux;
+pub mod kexec;
 pub mod locate;
 pub mod mount;
 
