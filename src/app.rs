@@ -211,10 +211,7 @@ fn install_command(args: InstallArgs) -> i32 {
             yes: s.yes,
             from_cmdline: s.from_cmdline,
         };
-        install::install(&s, &ev, &confirm).map(|plan| {
-            notify(&s, &plan, &ev);
-            plan
-        })
+        install::install(&s, &ev, &confirm).inspect(|plan| notify(&s, plan, &ev))
     };
     match result {
         Ok(plan) => {
