@@ -26,9 +26,12 @@ struct Installed {
     events: Events,
 }
 
+/// A change to the fixture tree before mkfs.
+type TreeHook = Box<dyn FnOnce(&Path)>;
+
 thread_local! {
     /// A change to the fixture tree before mkfs, for the one test that needs it.
-    static TREE_HOOK: std::cell::Cell<Option<Box<dyn FnOnce(&Path)>>> =
+    static TREE_HOOK: std::cell::Cell<Option<TreeHook>> =
         const { std::cell::Cell::new(None) };
 }
 
