@@ -235,7 +235,10 @@ pub fn install(s: &Settings, ev: &Events, confirm: &dyn Confirm) -> Result<Plan,
     // From here on the disk changes: any failure scrubs the partition tables (exit 4).
     let result = destructive(s, &plan, ev);
     if let Err(f) = &result {
-        if f.code == ExitCode::AfterWrite {
+        // A wipe that failed (say, a holder that would not let go) has erased what it could;
+        // writing zeros under a still-active holder would do harm, so scrub only once the
+        // wipe completed and a later stage failed.
+        if f.code == ExitCode::AfterWrite && f.stage != Stage::Wipe {
             scrub(&plan.disk, plan.layout.as_ref(), ev);
         }
     }
