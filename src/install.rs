@@ -325,7 +325,11 @@ fn write_image(s: &Settings, plan: &Plan, ev: &Events) -> Result<()> {
         None
     };
     ev.reset_progress();
-    let written = writer::stream(dec, &f, &spec, |b| ev.progress(Stage::Write, b, total))?;
+    let served_now = served.clone();
+    let written = writer::stream(dec, &f, &spec, |b| {
+        let s = (total.is_none()).then(|| (served_now.load(Ordering::Relaxed), served_total));
+        ev.progress(Stage::Write, b, total, s)
+    })?;
     let served_bytes = served.load(Ordering::Relaxed);
     if let Some(d) = &digest {
         d.verify(&plan.image.location)?;
