@@ -73,6 +73,15 @@ pub fn read_table(f: &File) -> Result<Table> {
     if s0[510] != 0x55 || s0[511] != 0xAA {
         bail!("the disk has no partition table (no MBR signature in its first sector)");
     }
+    // mbrman panics on a table whose used entries all start at sector 0 (found by fuzzing);
+    // no real partition starts on the MBR itself, so refuse such an entry first.
+    for i in 0..4 {
+        let e = &s0[446 + i * 16..446 + (i + 1) * 16];
+        let start = u32::from_le_bytes([e[8], e[9], e[10], e[11]]);
+        if e[4] != 0 && start == 0 {
+            bail!("the MBR is invalid: partition {} starts at sector 0", i + 1);
+        }
+    }
     let mbr = mbrman::MBR::read_from(&mut r, ss as u32).context("reading the MBR")?;
     let mut partitions = Vec::new();
     for (n, p) in mbr.iter() {
@@ -140,6 +149,31 @@ mod tests {
     use crate::layout::{plan_rootfs, write_rootfs_table, MIB};
     use crate::settings::{PartitionTable, RestPartition, Settings};
     use std::process::Command;
+
+    /// Regression: fuzzing found mbrman panicking on an entry that starts at sector 0.
+    #[test]
+    fn entry_at_sector_zero_is_an_error_not_a_panic() {
+        let crash = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fuzz/regressions/partition_table-mbr-start-0"
+        ))
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("d");
+        std::fs::write(&p, &crash).unwrap();
+        let f = File::open(&p).unwrap();
+        let _ = read_table(&f);
+        let mut m = vec![0u8; 4096];
+        m[446 + 4] = 0x83;
+        m[446 + 12] = 8;
+        m[510] = 0x55;
+        m[511] = 0xaa;
+        std::fs::write(&p, &m).unwrap();
+        let e = read_table(&File::open(&p).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sector 0"), "{e}");
+    }
 
     fn disk(size: u64) -> (tempfile::TempDir, std::path::PathBuf) {
         let d = tempfile::tempdir().unwrap();
