@@ -1,1 +1,0 @@
-//! Parallel bzip2 decoding. (Filled in by the performance work.)
