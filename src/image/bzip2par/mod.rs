@@ -57,6 +57,18 @@ struct Job {
 /// reading `input` are passed on unchanged. Memory: about 4 MB per thread for decoding plus
 /// up to ~2.5 MB per block in flight (3 blocks per thread + 2).
 pub fn reader<R: Read + Send + 'static>(input: R, threads: usize) -> Box<dyn Read + Send> {
+    reader_with_false_boundaries(input, threads, Vec::new())
+}
+
+/// `reader`, with `extra` reported as boundaries on top of the real ones: lets tests check
+/// that false boundaries (the magic inside compressed data, which is too rare to craft)
+/// never change the output. Not for production use.
+#[doc(hidden)]
+pub fn reader_with_false_boundaries<R: Read + Send + 'static>(
+    input: R,
+    threads: usize,
+    extra: Vec<Boundary>,
+) -> Box<dyn Read + Send> {
     let threads = if threads == 0 {
         thread::available_parallelism().map_or(1, |n| n.get())
     } else {
@@ -75,7 +87,11 @@ pub fn reader<R: Read + Send + 'static>(input: R, threads: usize) -> Box<dyn Rea
     let (msg_tx, msg_rx) = sync_channel::<Msg>(threads * 2);
     thread::Builder::new()
         .name("bz2-split".into())
-        .spawn(move || split(input, &job_tx, &msg_tx))
+        .spawn(move || {
+            let mut splitter = scan::Splitter::new(input, MAX_CHUNK_BYTES);
+            splitter.inject(extra);
+            split(splitter, &job_tx, &msg_tx)
+        })
         .expect("spawning the bzip2 splitter thread");
     Box::new(Bz2Stream::new(msg_rx))
 }
@@ -98,8 +114,7 @@ fn worker(jobs: &Mutex<Receiver<Job>>) {
 
 /// Splitter thread: cuts the input into chunks, queues block chunks for the workers and
 /// every chunk, in order, for the consumer. Stops when the consumer goes away.
-fn split<R: Read>(input: R, jobs: &SyncSender<Job>, out: &SyncSender<Msg>) {
-    let mut splitter = scan::Splitter::new(input, MAX_CHUNK_BYTES);
+fn split<R: Read>(mut splitter: scan::Splitter<R>, jobs: &SyncSender<Job>, out: &SyncSender<Msg>) {
     loop {
         let msg = match splitter.next_chunk() {
             Ok(None) => return,

@@ -119,6 +119,8 @@ pub struct Splitter<R> {
     too_long: bool,
     checked_header: bool,
     max_chunk_bytes: usize,
+    /// Extra (false) boundaries to report, sorted, for tests of the merge logic.
+    inject: VecDeque<Boundary>,
 }
 
 /// Read granularity.
@@ -139,7 +141,14 @@ impl<R: Read> Splitter<R> {
             too_long: false,
             checked_header: false,
             max_chunk_bytes,
+            inject: VecDeque::new(),
         }
+    }
+
+    /// Also reports these boundaries, as if the magic had been found there (tests).
+    pub fn inject(&mut self, mut extra: Vec<Boundary>) {
+        extra.sort_by_key(|b| b.bit);
+        self.inject = extra.into_iter().filter(|b| b.bit > 0).collect();
     }
 
     /// The next chunk with the kind of boundary it starts at, `None` at the end of input.
@@ -198,6 +207,22 @@ impl<R: Read> Splitter<R> {
                 self.scanned = to;
                 // The very first bits are the stream header, never a boundary.
                 self.found.extend(found.into_iter().filter(|b| b.bit > 0));
+                let scanned_bits = (self.buf_start + to as u64) * 8;
+                if self.inject.front().is_some_and(|b| b.bit < scanned_bits) {
+                    while let Some(b) = self.inject.pop_front() {
+                        if b.bit >= scanned_bits {
+                            self.inject.push_front(b);
+                            break;
+                        }
+                        if b.bit > self.chunk_start {
+                            self.found.push_back(b);
+                        }
+                    }
+                    self.found.make_contiguous().sort_by_key(|b| b.bit);
+                    let mut seen = u64::MAX;
+                    self.found
+                        .retain(|b| std::mem::replace(&mut seen, b.bit) != b.bit);
+                }
             }
         }
     }

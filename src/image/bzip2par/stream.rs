@@ -136,7 +136,7 @@ impl Bz2Stream {
                 } => (kind, chunk, result),
             };
             match (&self.state, kind) {
-                (State::Start, Kind::Start) => self.header(&chunk)?,
+                (State::Start, Kind::Start) => self.header(chunk)?,
                 (State::InStream { .. }, Kind::Block) => {
                     self.block(chunk, result)?;
                     return Ok(true);
@@ -163,7 +163,13 @@ impl Bz2Stream {
         ))
     }
 
-    fn header(&mut self, chunk: &Chunk) -> io::Result<()> {
+    fn header(&mut self, mut chunk: Arc<Chunk>) -> io::Result<()> {
+        while chunk.len_bits() < 32 {
+            match self.take_merge(&chunk)? {
+                Some(next) => chunk = Arc::new(chunk.concat(&next)),
+                None => break,
+            }
+        }
         let mut r = chunk.reader();
         let head = r.bits(32).to_be_bytes();
         if chunk.len_bits() < 32 || !is_stream_header(&head) {
