@@ -45,6 +45,9 @@ pub enum Output {
 
 /// Per-thread buffers reused across blocks.
 pub struct Scratch {
+    /// The block after run-length and move-to-front decoding (the BWT's last column).
+    ll: Vec<u8>,
+    /// Inverse-BWT links: for each position, the next one along the output.
     tt: Vec<u32>,
     tables: Vec<Table>,
     selectors: Vec<u8>,
@@ -54,6 +57,7 @@ pub struct Scratch {
 impl Default for Scratch {
     fn default() -> Self {
         Scratch {
+            ll: Vec::new(),
             tt: Vec::new(),
             tables: (0..MAX_GROUPS).map(|_| Table::default()).collect(),
             selectors: Vec::new(),
@@ -174,13 +178,13 @@ fn decode_body(r: &mut BitReader<'_>, s: &mut Scratch) -> Result<Decoded, BlockE
     }
 
     // Symbols: runs of the front byte (RUNA/RUNB, bijective base 2) and move-to-front
-    // indices. The bytes go straight into the low 8 bits of tt.
+    // indices.
     let eob = (n_in_use + 1) as u16;
     let mut mtf = seq_to_unseq;
     let mut counts = [0u32; 256];
-    s.tt.clear();
-    s.tt.reserve(MAX_BLOCK);
-    let tt = &mut s.tt;
+    s.ll.clear();
+    s.ll.reserve(MAX_BLOCK);
+    let ll = &mut s.ll;
     let mut run: usize = 0;
     let mut run_weight: usize = 1;
     let mut group = 0usize;
@@ -212,12 +216,12 @@ fn decode_body(r: &mut BitReader<'_>, s: &mut Scratch) -> Result<Decoded, BlockE
             continue;
         }
         if run > 0 {
-            if tt.len() + run > MAX_BLOCK {
+            if ll.len() + run > MAX_BLOCK {
                 return corrupt("block longer than 900000 bytes");
             }
             let b = mtf[0];
             counts[b as usize] += run as u32;
-            tt.resize(tt.len() + run, b as u32);
+            ll.resize(ll.len() + run, b);
             run = 0;
             run_weight = 1;
         }
@@ -231,36 +235,35 @@ fn decode_body(r: &mut BitReader<'_>, s: &mut Scratch) -> Result<Decoded, BlockE
         let b = mtf[v];
         move_to_front(&mut mtf, v);
         counts[b as usize] += 1;
-        if tt.len() >= MAX_BLOCK {
+        if ll.len() >= MAX_BLOCK {
             return corrupt("block longer than 900000 bytes");
         }
-        tt.push(b as u32);
+        ll.push(b);
     }
-    let n = tt.len();
+    let n = ll.len();
     if orig_ptr >= n {
         return corrupt("original pointer out of range");
     }
 
-    // Inverse BWT: link each position to the next output position in the high 24 bits.
+    // Inverse BWT: link each position to the next output position. Plain stores into
+    // 256 ascending runs, no read-modify-write.
     let mut cftab = [0u32; 256];
     let mut sum = 0u32;
     for (c, &k) in cftab.iter_mut().zip(counts.iter()) {
         *c = sum;
         sum += k;
     }
-    for i in 0..n {
-        let b = (tt[i] & 0xff) as usize;
-        let dst = cftab[b] as usize;
-        cftab[b] += 1;
-        tt[dst] |= (i as u32) << 8;
+    s.tt.clear();
+    s.tt.resize(n, 0);
+    let tt = &mut s.tt[..n];
+    let ll = &s.ll[..n];
+    for (i, &b) in ll.iter().enumerate() {
+        let dst = &mut cftab[b as usize];
+        tt[*dst as usize] = i as u32;
+        *dst += 1;
     }
-    let mut pre = Vec::with_capacity(n);
-    let mut t_pos = tt[orig_ptr] >> 8;
-    for _ in 0..n {
-        let e = tt[t_pos as usize];
-        pre.push(e as u8);
-        t_pos = e >> 8;
-    }
+    let pre = walk(tt, ll, orig_ptr)?;
+    let mut pre = pre;
     if randomised {
         derandomise(&mut pre);
     }
@@ -299,21 +302,133 @@ fn decode_body(r: &mut BitReader<'_>, s: &mut Scratch) -> Result<Decoded, BlockE
     })
 }
 
-/// Moves `mtf[v]` to the front. Indices are mostly small, so a plain loop beats a call to
-/// memmove (musl's is slow for these sizes).
+/// Chains walked at once by `walk`.
+const CHAINS: usize = 8;
+/// Marks the entries where a chain starts (indexes are below 2^20, so bit 31 is free).
+const MARK: u32 = 1 << 31;
+
+/// Follows the inverse-BWT links from `orig_ptr`, producing the block before its final
+/// run-length expansion.
+///
+/// One walk is a chain of dependent loads from a 3.6 MB array: memory latency, not work,
+/// sets its speed. So several chains are walked at once: chain 0 from the true start,
+/// the others from arbitrary entries. Each chain stops where another one started (those
+/// entries are marked); the pieces are then put in order by which chain ends where.
+fn walk(tt: &mut [u32], ll: &[u8], orig_ptr: usize) -> Result<Vec<u8>, BlockError> {
+    let n = tt.len();
+    let first = tt[orig_ptr] as usize;
+    if n < 64 * 1024 {
+        let mut pre = Vec::with_capacity(n);
+        let mut pos = first;
+        for _ in 0..n {
+            pre.push(ll[pos]);
+            pos = tt[pos] as usize;
+        }
+        return Ok(pre);
+    }
+    let mut starts = [first; CHAINS];
+    for (c, s) in starts.iter_mut().enumerate().skip(1) {
+        // Spread in index order, which is unrelated to the order along the walk.
+        *s = (c * n / CHAINS + 7) % n;
+    }
+    // Distinct starts (n is large, so the spread ones are; only `first` can collide).
+    for c in 1..CHAINS {
+        if starts[..c].contains(&starts[c]) {
+            starts[c] = (starts[c] + 1) % n;
+        }
+    }
+    for &st in &starts {
+        tt[st] |= MARK;
+    }
+    let mut segs: Vec<Vec<u8>> = (0..CHAINS)
+        .map(|_| Vec::with_capacity(n / CHAINS * 2))
+        .collect();
+    let mut pos = [0usize; CHAINS];
+    // Each chain's own first entry is marked: take that step before checking marks.
+    for c in 0..CHAINS {
+        segs[c].push(ll[starts[c]]);
+        pos[c] = (tt[starts[c]] & !MARK) as usize;
+    }
+    let mut active: [usize; CHAINS] = std::array::from_fn(|c| c);
+    let mut k = CHAINS;
+    let mut ends = [usize::MAX; CHAINS];
+    let mut steps = CHAINS;
+    while k > 0 {
+        let mut j = 0;
+        while j < k {
+            let c = active[j];
+            let p = pos[c];
+            let next = tt[p];
+            if next & MARK != 0 {
+                ends[c] = p;
+                k -= 1;
+                active[j] = active[k];
+                continue;
+            }
+            segs[c].push(ll[p]);
+            pos[c] = next as usize;
+            j += 1;
+        }
+        steps += k;
+        // A valid block is one cycle of n entries; corrupt data can make shorter cycles
+        // that some chain would never leave.
+        if steps > n + CHAINS {
+            return corrupt("inverse BWT links do not form one cycle");
+        }
+    }
+    let mut pre = Vec::with_capacity(n);
+    let mut c = 0;
+    for _ in 0..CHAINS {
+        pre.extend_from_slice(&segs[c]);
+        let Some(next) = starts.iter().position(|&st| st == ends[c]) else {
+            return corrupt("inverse BWT links do not form one cycle");
+        };
+        if next == 0 {
+            break;
+        }
+        c = next;
+    }
+    if pre.len() != n {
+        return corrupt("inverse BWT links do not form one cycle");
+    }
+    Ok(pre)
+}
+
+/// Moves `mtf[v]` to the front, shifting `mtf[..v]` up by one. This is the decoder's hot
+/// spot: musl's memmove copies byte by byte when source and destination are misaligned,
+/// so the shift is done here in 16-byte pieces.
 #[inline(always)]
 fn move_to_front(mtf: &mut [u8; 256], v: usize) {
     let b = mtf[v];
+    let low = load16(mtf, 0);
     if v < 16 {
-        let mut i = v;
-        while i > 0 {
-            mtf[i] = mtf[i - 1];
-            i -= 1;
-        }
-    } else {
-        mtf.copy_within(0..v, 1);
+        // One 16-byte word: bytes 1..=v take their left neighbour, the rest stay.
+        let shifted = low << 8;
+        let keep_high = if v == 15 { 0 } else { !0u128 << (8 * (v + 1)) };
+        let moved = (shifted & !keep_high) | (low & keep_high);
+        store16(mtf, 0, (moved & !0xff) | b as u128);
+        return;
     }
+    // Top down, so no piece is overwritten before it is read. The lowest piece was loaded
+    // first; storing it last also covers the remainder (its bytes end up where they must).
+    let mut top = v;
+    while top > 16 {
+        let x = load16(mtf, top - 16);
+        store16(mtf, top - 15, x);
+        top -= 16;
+    }
+    store16(mtf, 1, low);
     mtf[0] = b;
+}
+
+#[inline(always)]
+fn load16(a: &[u8; 256], at: usize) -> u128 {
+    u128::from_le_bytes(a[at..at + 16].try_into().unwrap())
+}
+
+#[inline(always)]
+fn store16(a: &mut [u8; 256], at: usize, v: u128) {
+    a[at..at + 16].copy_from_slice(&v.to_le_bytes());
 }
 
 /// Undoes the "randomised" flag of blocks written by bzip2 0.9.0 (never set by later
@@ -363,3 +478,21 @@ static RNUMS: [u16; 512] = [
     210, 389, 550, 919, 135, 780, 773, 635, 389, 707, 100, 626, 958, 165, 504, 920, 176, 193, 713,
     857, 265, 203, 50, 668, 108, 645, 990, 626, 197, 510, 357, 358, 850, 858, 364, 936, 638,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn move_to_front_matches_the_simple_definition() {
+        let start: [u8; 256] = std::array::from_fn(|i| (i as u8).wrapping_mul(167));
+        for v in 0..256 {
+            let mut fast = start;
+            move_to_front(&mut fast, v);
+            let mut slow = start.to_vec();
+            let b = slow.remove(v);
+            slow.insert(0, b);
+            assert_eq!(fast.to_vec(), slow, "v = {v}");
+        }
+    }
+}
