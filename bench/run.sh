@@ -4,7 +4,7 @@
 #   sudo bench/run.sh                    # ~1 GiB image (default)
 #   sudo BENCH_SIZE_MB=256 bench/run.sh  # quick run
 #
-# Generates a realistic disk image (an ext4 filesystem filled to BENCH_FILL_PCT with files
+# Generates a realistic disk image (MBR + one ext4 partition filled to BENCH_FILL_PCT with files
 # from /usr: binaries, libraries, compressed docs, text; the free space is zeros),
 # compresses it to .bz2 (lbzip2 -9: standard multi-block bzip2), .gz (-6), .xz (-4)
 # and .zst (-9), serves
@@ -23,8 +23,9 @@
 #   BENCH_OUT       results file (default bench/RESULTS.md)
 #   RDINSTALL_BIN   use this binary instead of building one
 #   BZ2CAT_BIN      use this bz2cat instead of building one
+#   BENCH_PREPARE_ONLY=1  only make the image and its compressed forms
 # Needs: curl lbzip2 bzip2 gzip xz zstd python3 mkfs.ext4 /usr/bin/time (Debian: apt-get
-# install curl lbzip2 bzip2 xz-utils zstd python3 e2fsprogs time).
+# install curl lbzip2 bzip2 xz-utils zstd python3 e2fsprogs fdisk time).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,20 +37,24 @@ out=${BENCH_OUT:-$here/bench/RESULTS.md}
 target=$dir/target.img
 target_musl=x86_64-unknown-linux-musl
 
-for tool in curl lbzip2 bzip2 gzip xz zstd python3 mkfs.ext4 /usr/bin/time; do
+for tool in curl lbzip2 bzip2 gzip xz zstd python3 mkfs.ext4 sfdisk cmp /usr/bin/time; do
     command -v "$tool" >/dev/null || { echo "bench: $tool is missing (see the header of $0)" >&2; exit 1; }
 done
 mkdir -p "$dir"
 
 # --- binaries -----------------------------------------------------------------------
-if [ -z "${RDINSTALL_BIN:-}" ] || [ -z "${BZ2CAT_BIN:-}" ]; then
+if [ -n "${BENCH_PREPARE_ONLY:-}" ]; then
+    :
+elif [ -z "${RDINSTALL_BIN:-}" ] || [ -z "${BZ2CAT_BIN:-}" ]; then
     echo "bench: building release binaries (musl, LTO: takes a while)" >&2
     (cd "$here" && cargo build --release --target $target_musl --bin rdinstall --example bz2cat >&2)
 fi
 rdinstall=${RDINSTALL_BIN:-$here/target/$target_musl/release/rdinstall}
 bz2cat=${BZ2CAT_BIN:-$here/target/$target_musl/release/examples/bz2cat}
 have_install=no
-if "$rdinstall" install --help >/dev/null 2>&1; then have_install=yes; fi
+if [ -z "${BENCH_PREPARE_ONLY:-}" ] && "$rdinstall" install --help >/dev/null 2>&1; then
+    have_install=yes
+fi
 
 # --- the image ----------------------------------------------------------------------
 img=$dir/img-${size_mb}M-${fill_pct}pct.raw
@@ -84,7 +89,10 @@ print(f"bench: staged {used >> 20} MiB of files", file=sys.stderr)
 EOF
     rm -f "$img.tmp"
     truncate -s "${size_mb}M" "$img.tmp"
-    mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 -d "$stage" "$img.tmp"
+    # A whole disk: MBR, one Linux partition from 1 MiB to the end holding the filesystem.
+    echo 'start=2048, type=83' | sfdisk -q "$img.tmp" >/dev/null
+    mkfs.ext4 -q -F -E offset=1048576,lazy_itable_init=0,lazy_journal_init=0 -d "$stage" \
+        "$img.tmp" $(( (size_mb - 1) * 1024 ))k
     rm -rf "$stage"
     mv "$img.tmp" "$img"
 fi
@@ -100,6 +108,7 @@ for fmt in bz2 gz xz zst; do
     esac
     mv "$img.$fmt.tmp" "$img.$fmt"
 done
+[ -n "${BENCH_PREPARE_ONLY:-}" ] && { ls -l "$img"*; exit 0; }
 ln -sf "$img" "$dir/img.raw"
 for fmt in bz2 gz xz zst; do ln -sf "$img.$fmt" "$dir/img.$fmt"; done
 
@@ -171,7 +180,7 @@ cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
     echo
     echo "Command: \`BENCH_SIZE_MB=$size_mb BENCH_FILL_PCT=$fill_pct BENCH_REPEAT=$repeat bench/run.sh\`"
     echo
-    echo "Image: $((bytes >> 20)) MiB ext4, ${fill_pct}% files from /usr, rest zeros."
+    echo "Image: $((bytes >> 20)) MiB disk (MBR, one ext4 partition), ${fill_pct}% files from /usr, rest zeros."
     echo "Compressed: $(for f in bz2 gz xz zst; do printf '%s %s MB, ' $f $(( $(stat -L -c %s "$img.$f") / 1000000 )); done | sed 's/, $//')."
     echo "Served from 127.0.0.1 by python3 http.server, written to a file in /var/tmp."
     echo "MB/s = image bytes written / wall time (fastest of $repeat); RSS = peak of the largest process."

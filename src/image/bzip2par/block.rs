@@ -51,6 +51,8 @@ pub struct Scratch {
     tt: Vec<u32>,
     tables: Vec<Table>,
     selectors: Vec<u8>,
+    /// Output pieces of the interleaved inverse-BWT walk.
+    segs: Vec<Vec<u8>>,
     crc_buf: Vec<u8>,
 }
 
@@ -61,6 +63,7 @@ impl Default for Scratch {
             tt: Vec::new(),
             tables: (0..MAX_GROUPS).map(|_| Table::default()).collect(),
             selectors: Vec::new(),
+            segs: (0..CHAINS).map(|_| Vec::new()).collect(),
             crc_buf: vec![0; 64 * 1024],
         }
     }
@@ -253,8 +256,10 @@ fn decode_body(r: &mut BitReader<'_>, s: &mut Scratch) -> Result<Decoded, BlockE
         *c = sum;
         sum += k;
     }
-    s.tt.clear();
-    s.tt.resize(n, 0);
+    // No clearing: the loop below writes each of tt[..n] exactly once.
+    if s.tt.len() < n {
+        s.tt.resize(n, 0);
+    }
     let tt = &mut s.tt[..n];
     let ll = &s.ll[..n];
     for (i, &b) in ll.iter().enumerate() {
@@ -262,7 +267,7 @@ fn decode_body(r: &mut BitReader<'_>, s: &mut Scratch) -> Result<Decoded, BlockE
         tt[*dst as usize] = i as u32;
         *dst += 1;
     }
-    let pre = walk(tt, ll, orig_ptr)?;
+    let pre = walk(tt, ll, orig_ptr, &mut s.segs)?;
     let mut pre = pre;
     if randomised {
         derandomise(&mut pre);
@@ -314,7 +319,12 @@ const MARK: u32 = 1 << 31;
 /// sets its speed. So several chains are walked at once: chain 0 from the true start,
 /// the others from arbitrary entries. Each chain stops where another one started (those
 /// entries are marked); the pieces are then put in order by which chain ends where.
-fn walk(tt: &mut [u32], ll: &[u8], orig_ptr: usize) -> Result<Vec<u8>, BlockError> {
+fn walk(
+    tt: &mut [u32],
+    ll: &[u8],
+    orig_ptr: usize,
+    segs: &mut [Vec<u8>],
+) -> Result<Vec<u8>, BlockError> {
     let n = tt.len();
     let first = tt[orig_ptr] as usize;
     if n < 64 * 1024 {
@@ -340,9 +350,15 @@ fn walk(tt: &mut [u32], ll: &[u8], orig_ptr: usize) -> Result<Vec<u8>, BlockErro
     for &st in &starts {
         tt[st] |= MARK;
     }
-    let mut segs: Vec<Vec<u8>> = (0..CHAINS)
-        .map(|_| Vec::with_capacity(n / CHAINS * 2))
-        .collect();
+    for seg in segs.iter_mut() {
+        // Reused across blocks, but not grown without bound (one long piece per block is
+        // common; keeping every buffer at its largest would hold ~7 MB per thread).
+        seg.clear();
+        if seg.capacity() > MAX_BLOCK / 2 {
+            *seg = Vec::new();
+        }
+        seg.reserve(n / CHAINS * 2);
+    }
     let mut pos = [0usize; CHAINS];
     // Each chain's own first entry is marked: take that step before checking marks.
     for c in 0..CHAINS {
