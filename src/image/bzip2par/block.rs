@@ -185,9 +185,13 @@ fn decode_body(r: &mut BitReader<'_>, s: &mut Scratch) -> Result<Decoded, BlockE
     let eob = (n_in_use + 1) as u16;
     let mut mtf = seq_to_unseq;
     let mut counts = [0u32; 256];
-    s.ll.clear();
-    s.ll.reserve(MAX_BLOCK);
-    let ll = &mut s.ll;
+    // A slice and a local length rather than Vec::push: byte stores may alias a Vec's
+    // length field, which would then be reloaded after every byte.
+    if s.ll.len() < MAX_BLOCK {
+        s.ll.resize(MAX_BLOCK, 0);
+    }
+    let ll = &mut s.ll[..MAX_BLOCK];
+    let mut n = 0usize;
     let mut run: usize = 0;
     let mut run_weight: usize = 1;
     let mut group = 0usize;
@@ -219,12 +223,13 @@ fn decode_body(r: &mut BitReader<'_>, s: &mut Scratch) -> Result<Decoded, BlockE
             continue;
         }
         if run > 0 {
-            if ll.len() + run > MAX_BLOCK {
+            if n + run > MAX_BLOCK {
                 return corrupt("block longer than 900000 bytes");
             }
             let b = mtf[0];
             counts[b as usize] += run as u32;
-            ll.resize(ll.len() + run, b);
+            ll[n..n + run].fill(b);
+            n += run;
             run = 0;
             run_weight = 1;
         }
@@ -238,12 +243,12 @@ fn decode_body(r: &mut BitReader<'_>, s: &mut Scratch) -> Result<Decoded, BlockE
         let b = mtf[v];
         move_to_front(&mut mtf, v);
         counts[b as usize] += 1;
-        if ll.len() >= MAX_BLOCK {
+        if n >= MAX_BLOCK {
             return corrupt("block longer than 900000 bytes");
         }
-        ll.push(b);
+        ll[n] = b;
+        n += 1;
     }
-    let n = ll.len();
     if orig_ptr >= n {
         return corrupt("original pointer out of range");
     }
