@@ -152,7 +152,9 @@ run() {
 }
 
 declare -A t rss
-dd_to="dd of=$target bs=4M conv=notrunc status=none"
+# fsync: an installer must have the data on the disk when it says "done"; rdinstall
+# does, so the baselines do too.
+dd_to="dd of=$target bs=4M conv=notrunc,fsync status=none"
 measure() { # KEY CMD
     echo "bench: $1" >&2
     run "$1" "$2"

@@ -51,8 +51,8 @@ pub struct Scratch {
     tt: Vec<u32>,
     tables: Vec<Table>,
     selectors: Vec<u8>,
-    /// Output pieces of the interleaved inverse-BWT walk.
-    segs: Vec<Vec<u8>>,
+    /// Buffers for the pieces of the interleaved inverse-BWT walk.
+    pieces: Vec<Vec<u8>>,
     crc_buf: Vec<u8>,
 }
 
@@ -63,7 +63,7 @@ impl Default for Scratch {
             tt: Vec::new(),
             tables: (0..MAX_GROUPS).map(|_| Table::default()).collect(),
             selectors: Vec::new(),
-            segs: (0..CHAINS).map(|_| Vec::new()).collect(),
+            pieces: Vec::new(),
             crc_buf: vec![0; 64 * 1024],
         }
     }
@@ -272,7 +272,7 @@ fn decode_body(r: &mut BitReader<'_>, s: &mut Scratch) -> Result<Decoded, BlockE
         tt[*dst as usize] = i as u32;
         *dst += 1;
     }
-    let pre = walk(tt, ll, orig_ptr, &mut s.segs)?;
+    let pre = walk(tt, ll, orig_ptr, &mut s.pieces)?;
     let mut pre = pre;
     if randomised {
         derandomise(&mut pre);
@@ -314,21 +314,25 @@ fn decode_body(r: &mut BitReader<'_>, s: &mut Scratch) -> Result<Decoded, BlockE
 
 /// Chains walked at once by `walk`.
 const CHAINS: usize = 8;
-/// Marks the entries where a chain starts (indexes are below 2^20, so bit 31 is free).
+/// Flags in link entries (indexes are below 2^20, so the top bits are free): where a chain
+/// starts, and entries some chain has passed.
 const MARK: u32 = 1 << 31;
+const VISITED: u32 = 1 << 30;
+const INDEX: u32 = (1 << 24) - 1;
 
 /// Follows the inverse-BWT links from `orig_ptr`, producing the block before its final
 /// run-length expansion.
 ///
 /// One walk is a chain of dependent loads from a 3.6 MB array: memory latency, not work,
-/// sets its speed. So several chains are walked at once: chain 0 from the true start,
-/// the others from arbitrary entries. Each chain stops where another one started (those
-/// entries are marked); the pieces are then put in order by which chain ends where.
+/// sets its speed. So CHAINS chains are walked at once: one from the true start, the others
+/// from entries no chain has passed yet (a new one whenever one ends). Each chain stops
+/// where another one started (those entries are marked); the pieces are then put in order
+/// by which piece ends where.
 fn walk(
     tt: &mut [u32],
     ll: &[u8],
     orig_ptr: usize,
-    segs: &mut [Vec<u8>],
+    pool: &mut Vec<Vec<u8>>,
 ) -> Result<Vec<u8>, BlockError> {
     let n = tt.len();
     let first = tt[orig_ptr] as usize;
@@ -341,73 +345,109 @@ fn walk(
         }
         return Ok(pre);
     }
-    let mut starts = [first; CHAINS];
-    for (c, s) in starts.iter_mut().enumerate().skip(1) {
-        // Spread in index order, which is unrelated to the order along the walk.
-        *s = (c * n / CHAINS + 7) % n;
+    struct Piece {
+        start: usize,
+        end: usize,
+        out: Vec<u8>,
     }
-    // Distinct starts (n is large, so the spread ones are; only `first` can collide).
+    let mut pieces: Vec<Piece> = Vec::new();
+    let mut active = [(0usize, 0usize); CHAINS]; // (piece, position)
+    let mut k = 0;
+    let mut steps = 0usize;
+    // Starts a chain at `r` (not passed by any chain): marks it, takes its first step.
+    let mut start = |r: usize,
+                     tt: &mut [u32],
+                     pieces: &mut Vec<Piece>,
+                     active: &mut [(usize, usize); CHAINS],
+                     k: &mut usize| {
+        let e = tt[r];
+        tt[r] = e | MARK | VISITED;
+        let mut out = pool.pop().unwrap_or_default();
+        out.clear();
+        out.reserve(n / CHAINS);
+        out.push(ll[r]);
+        pieces.push(Piece {
+            start: r,
+            end: usize::MAX,
+            out,
+        });
+        active[*k] = (pieces.len() - 1, (e & INDEX) as usize);
+        *k += 1;
+    };
+    start(first, tt, &mut pieces, &mut active, &mut k);
     for c in 1..CHAINS {
-        if starts[..c].contains(&starts[c]) {
-            starts[c] = (starts[c] + 1) % n;
+        let r = (c * n / CHAINS + 7) % n;
+        if tt[r] & (MARK | VISITED) == 0 {
+            start(r, tt, &mut pieces, &mut active, &mut k);
         }
     }
-    for &st in &starts {
-        tt[st] |= MARK;
-    }
-    for seg in segs.iter_mut() {
-        // Reused across blocks, but not grown without bound (one long piece per block is
-        // common; keeping every buffer at its largest would hold ~7 MB per thread).
-        seg.clear();
-        if seg.capacity() > MAX_BLOCK / 2 {
-            *seg = Vec::new();
-        }
-        seg.reserve(n / CHAINS * 2);
-    }
-    let mut pos = [0usize; CHAINS];
-    // Each chain's own first entry is marked: take that step before checking marks.
-    for c in 0..CHAINS {
-        segs[c].push(ll[starts[c]]);
-        pos[c] = (tt[starts[c]] & !MARK) as usize;
-    }
-    let mut active: [usize; CHAINS] = std::array::from_fn(|c| c);
-    let mut k = CHAINS;
-    let mut ends = [usize::MAX; CHAINS];
-    let mut steps = CHAINS;
+    steps += k;
+    let mut rng = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     while k > 0 {
         let mut j = 0;
         while j < k {
-            let c = active[j];
-            let p = pos[c];
-            let next = tt[p];
-            if next & MARK != 0 {
-                ends[c] = p;
+            let (piece, p) = active[j];
+            let e = tt[p];
+            if e & MARK != 0 {
+                pieces[piece].end = p;
                 k -= 1;
                 active[j] = active[k];
                 continue;
             }
-            segs[c].push(ll[p]);
-            pos[c] = next as usize;
+            tt[p] = e | VISITED;
+            pieces[piece].out.push(ll[p]);
+            active[j].1 = (e & INDEX) as usize;
             j += 1;
         }
         steps += k;
         // A valid block is one cycle of n entries; corrupt data can make shorter cycles
         // that some chain would never leave.
-        if steps > n + CHAINS {
+        if steps > n {
             return corrupt("inverse BWT links do not form one cycle");
+        }
+        // Keep CHAINS loads in flight: replace ended chains while much is left to walk.
+        if k < CHAINS && n - steps > 16 * 1024 {
+            for _ in 0..4 {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let r = (rng % n as u64) as usize;
+                if tt[r] & (MARK | VISITED) == 0 {
+                    start(r, tt, &mut pieces, &mut active, &mut k);
+                    steps += 1;
+                    if k == CHAINS {
+                        break;
+                    }
+                }
+            }
         }
     }
+    // Put the pieces in order: each ends where the next one starts.
+    let mut by_start: Vec<(usize, usize)> = pieces
+        .iter()
+        .enumerate()
+        .map(|(i, pc)| (pc.start, i))
+        .collect();
+    by_start.sort_unstable();
     let mut pre = Vec::with_capacity(n);
-    let mut c = 0;
-    for _ in 0..CHAINS {
-        pre.extend_from_slice(&segs[c]);
-        let Some(next) = starts.iter().position(|&st| st == ends[c]) else {
-            return corrupt("inverse BWT links do not form one cycle");
-        };
-        if next == 0 {
+    let mut i = 0;
+    for _ in 0..pieces.len() {
+        pre.extend_from_slice(&pieces[i].out);
+        let end = pieces[i].end;
+        if end == first {
             break;
         }
-        c = next;
+        match by_start.binary_search_by_key(&end, |&(st, _)| st) {
+            Ok(at) => i = by_start[at].1,
+            Err(_) => return corrupt("inverse BWT links do not form one cycle"),
+        }
+    }
+    // Hand the buffers back for the next block, but not huge ones (keeping every buffer
+    // at its largest would hold megabytes per thread).
+    for pc in pieces {
+        if pool.len() < 4 * CHAINS && pc.out.capacity() <= MAX_BLOCK / 4 {
+            pool.push(pc.out);
+        }
     }
     if pre.len() != n {
         return corrupt("inverse BWT links do not form one cycle");
