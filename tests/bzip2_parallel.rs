@@ -353,3 +353,39 @@ fn splitter_finds_exactly_the_real_boundaries() {
     assert_eq!(found[0].bit, 32);
     assert!(found.len() > 4);
 }
+
+#[test]
+fn damaged_streams_fail_cleanly_never_panic() {
+    // Random bit flips and overwritten ranges anywhere (headers, tables, data, markers).
+    // Each must decode to the original (a flip in padding) or fail with InvalidData; a
+    // panic in a decoder thread would show as "a decoder thread failed" (and abort the
+    // release build, which uses panic=abort).
+    let data = mixed(400_000, 91);
+    let bz = bzip2(&data, 1);
+    let r = noise(4096, 92);
+    for i in 0..300 {
+        let mut bad = bz.clone();
+        let at = (u32::from_le_bytes([r[i], r[i + 1], r[i + 2], r[i + 3]]) as usize) % bad.len();
+        if i % 3 == 0 {
+            let end = (at + 1 + r[i + 5] as usize).min(bad.len());
+            bad[at..end].copy_from_slice(&noise(end - at, i as u64));
+        } else {
+            for k in 0..(1 + i % 8) {
+                let p = (at + k * 977) % bad.len();
+                bad[p] ^= 1 << (r[i + k] % 8);
+            }
+        }
+        match decode(&bad, 1 + i % 3) {
+            Ok(out) => assert!(out == data, "case {i}: wrong output without an error"),
+            Err(e) => {
+                assert_eq!(e.kind(), std::io::ErrorKind::InvalidData, "case {i}: {e}");
+                assert!(!e.to_string().contains("thread failed"), "case {i}: {e}");
+            }
+        }
+    }
+    // The splitter on arbitrary bytes.
+    for i in 0..50 {
+        let junk = noise(10_000 + i * 37, 100 + i as u64);
+        let _ = bzip2par::split_blocks(&junk);
+    }
+}
