@@ -18,7 +18,7 @@ use std::time::Duration;
 
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
-        Command::Install(args) => install_command(args),
+        Command::Install(args) => install_command(*args),
         Command::Disks { json, disk_hint } => {
             exit_of(crate::disk::cli::disks(json, disk_hint.as_deref()), None)
         }
@@ -205,16 +205,16 @@ fn install_command(args: InstallArgs) -> i32 {
     attach_reporter(&s, &ev);
     ev.started();
     let result = if args.dry_run {
-        install::preflight(&s, &ev).map(|_| ())
+        install::preflight(&s, &ev)
     } else {
         let confirm = TtyConfirm {
             yes: s.yes,
             from_cmdline: s.from_cmdline,
         };
-        install::install(&s, &ev, &confirm).map(|plan| notify(&s, &plan, &ev))
+        install::install(&s, &ev, &confirm).inspect(|plan| notify(&s, plan, &ev))
     };
     match result {
-        Ok(()) => {
+        Ok(plan) => {
             if args.dry_run {
                 ev.info("dry run: nothing was written");
                 ev.succeeded();
@@ -222,11 +222,21 @@ fn install_command(args: InstallArgs) -> i32 {
                 return 0;
             }
             ev.stage(Stage::Finish, StageState::Begin);
-            ev.info(format!("finishing: {:?}", s.on_success));
+            let mut action = s.on_success;
+            if action == crate::settings::FinishAction::Kexec {
+                match crate::boot::kexec::load(&plan.disk.dev_path, &ev) {
+                    Ok(e) => ev.info(format!("kexec: loaded {} ({})", e.kernel, e.append)),
+                    Err(e) => {
+                        ev.warn(format!("kexec: {e:#}; will reboot instead"));
+                        action = crate::settings::FinishAction::Reboot;
+                    }
+                }
+            }
+            ev.info(format!("finishing: {action:?}"));
             ev.stage(Stage::Finish, StageState::End);
             ev.succeeded();
             ev.close();
-            crate::finish::act(s.on_success, s.from_cmdline, None, 0)
+            crate::finish::act(action, s.from_cmdline, None, 0)
         }
         Err(f) => {
             let code = f.code.code();

@@ -9,7 +9,7 @@ use crate::image::{self, decode, hash::Digesting, head, writer, Format};
 use crate::layout;
 use crate::machine::Machine;
 use crate::net::{self, NetOptions};
-use crate::plan::{self, ConfigPlan, ImagePlan, Plan};
+use crate::plan::{self, ConfigPlan, ImagePlan, Plan, SignaturePlan};
 use crate::report::{EventKind, Events, StageState};
 use crate::settings::{template, ImageKind, Settings};
 use anyhow::{anyhow, Context, Result};
@@ -105,11 +105,22 @@ pub fn preflight(s: &Settings, ev: &Events) -> Result<Plan, Failure> {
         ImageKind::Disk => None,
     };
 
+    // The bootloader's files must be here before anything is written.
+    crate::boot::check(s).map_err(pf)?;
+
     // The cloud-config.
     let config = match &s.config {
         Some(t) => Some(fetch_config(t, &machine, &o).map_err(pf)?),
         None => None,
     };
+
+    let signature = signature_plan(s, &location, &o).map_err(pf)?;
+    if let Some(sp) = &signature {
+        ev.info(format!(
+            "image signature {} by {} will be verified",
+            sp.source, sp.signer
+        ));
+    }
 
     // Safety last: the state of mounts may have changed while we fetched.
     disk::check_safe(&target).at(ExitCode::Refused, Stage::Preflight)?;
@@ -138,6 +149,7 @@ pub fn preflight(s: &Settings, ev: &Events) -> Result<Plan, Failure> {
         on_success: s.on_success,
         on_failure: s.on_failure,
         config_data: config,
+        signature,
     };
     for line in plan.summary() {
         ev.info(line);
@@ -164,12 +176,48 @@ fn refuse_read_only(t: &Target) -> Result<()> {
     Ok(())
 }
 
+/// Fetch and parse the detached signature per the `signature` policy.
+fn signature_plan(s: &Settings, image: &str, o: &NetOptions) -> Result<Option<SignaturePlan>> {
+    use crate::image::signature as sig;
+    use crate::settings::SignaturePolicy;
+    if s.signature == SignaturePolicy::Off {
+        return Ok(None);
+    }
+    let source = s
+        .image_signature
+        .clone()
+        .unwrap_or_else(|| format!("{image}.sig"));
+    let keyring = s.keyring.as_deref().ok_or_else(|| {
+        anyhow!(
+            "signature={:?} needs keyring=PATH (armored public keys in the initrd)",
+            s.signature
+        )
+    })?;
+    let bytes = match net::fetch_small(&source, sig::MAX_SIGNATURE, o) {
+        Ok(b) => b,
+        Err(e) if s.signature == SignaturePolicy::IfPresent && is_not_found(&e) => return Ok(None),
+        Err(e) => return Err(e.context(format!("cannot fetch the image signature {source}"))),
+    };
+    let keys = sig::load_keyring(keyring)?;
+    let parsed = sig::parse_signature(&bytes, &source)?;
+    let expected = sig::expect(parsed, &keys, keyring)?;
+    Ok(Some(SignaturePlan {
+        source,
+        signer: expected.signer.clone(),
+        expected,
+    }))
+}
+
+fn is_not_found(e: &anyhow::Error) -> bool {
+    let t = format!("{e:#}");
+    t.contains("HTTP 404") || t.contains("No such file")
+}
+
 fn fetch_config(template_url: &str, m: &Machine, o: &NetOptions) -> Result<Config> {
     let source = template::expand(template_url, m).map_err(|e| anyhow!("config: {e}"))?;
     let bytes = net::fetch_small(&source, MAX_CONFIG, o)
         .with_context(|| format!("cannot fetch the cloud-config {source}"))?;
-    let kind = cloudconfig::validate(&bytes, &source)
-        .with_context(|| format!("the cloud-config {source} is not valid"))?;
+    let kind = cloudconfig::validate(&bytes, &source)?;
     Ok(Config {
         bytes,
         kind,
@@ -187,7 +235,10 @@ pub fn install(s: &Settings, ev: &Events, confirm: &dyn Confirm) -> Result<Plan,
     // From here on the disk changes: any failure scrubs the partition tables (exit 4).
     let result = destructive(s, &plan, ev);
     if let Err(f) = &result {
-        if f.code == ExitCode::AfterWrite {
+        // A wipe that failed (say, a holder that would not let go) has erased what it could;
+        // writing zeros under a still-active holder would do harm, so scrub only once the
+        // wipe completed and a later stage failed.
+        if f.code == ExitCode::AfterWrite && f.stage != Stage::Wipe {
             scrub(&plan.disk, plan.layout.as_ref(), ev);
         }
     }
@@ -197,10 +248,7 @@ pub fn install(s: &Settings, ev: &Events, confirm: &dyn Confirm) -> Result<Plan,
 fn destructive(s: &Settings, plan: &Plan, ev: &Events) -> Result<(), Failure> {
     let t = &plan.disk;
     ev.stage(Stage::Wipe, StageState::Begin);
-    let report = disk::wipe(t, s.discard, ev).at(ExitCode::AfterWrite, Stage::Wipe)?;
-    for e in &report.erased {
-        ev.info(format!("erased {e}"));
-    }
+    disk::wipe(t, s.discard, ev).at(ExitCode::AfterWrite, Stage::Wipe)?;
     ev.stage(Stage::Wipe, StageState::End);
 
     ev.stage(Stage::Write, StageState::Begin);
@@ -247,6 +295,14 @@ fn write_image(s: &Settings, plan: &Plan, ev: &Events) -> Result<()> {
         Some(d) => Box::new(d.reader(counted)),
         None => counted,
     };
+    let verifier = plan
+        .signature
+        .as_ref()
+        .map(|sp| image::signature::Verifier::start(sp.expected.clone()));
+    let input: Box<dyn Read + Send> = match &verifier {
+        Some(v) => Box::new(v.reader(input)),
+        None => input,
+    };
     let (_, dec) = decode::decoder(input, s.threads)?;
     let (base, capacity) = match &plan.layout {
         Some(l) => (l.root_start, l.root_size),
@@ -269,11 +325,22 @@ fn write_image(s: &Settings, plan: &Plan, ev: &Events) -> Result<()> {
         None
     };
     ev.reset_progress();
-    let written = writer::stream(dec, &f, &spec, |b| ev.progress(Stage::Write, b, total))?;
+    let served_now = served.clone();
+    let written = writer::stream(dec, &f, &spec, |b| {
+        let s = (total.is_none()).then(|| (served_now.load(Ordering::Relaxed), served_total));
+        ev.progress(Stage::Write, b, total, s)
+    })?;
     let served_bytes = served.load(Ordering::Relaxed);
     if let Some(d) = &digest {
         d.verify(&plan.image.location)?;
         ev.info(format!("checksum of {} verified", plan.image.location));
+    }
+    if let Some(v) = verifier {
+        let signer = v.finish(&plan.image.location)?;
+        ev.info(format!(
+            "OpenPGP signature of {} verified (signer {signer})",
+            plan.image.location
+        ));
     }
     // The image is complete and verified: now the disk may point at it.
     writer::write_head(&f, base, &written.head, &what)?;

@@ -84,7 +84,7 @@ fn wrong_checksum_fails_after_write_and_leaves_no_partition_table() {
     let url = srv.file("/img.bz2", compress(&["bzip2", "-c"], &img));
     // An old partition table on the disk that must not survive either.
     let disk = Disk::new(32 * MIB as u64);
-    std::fs::write(&disk.path, &sample_disk_image(2 * MIB)).unwrap();
+    std::fs::write(&disk.path, sample_disk_image(2 * MIB)).unwrap();
     disk_len(&disk, 32 * MIB as u64);
     let bad = format!("sha256:{}", "00".repeat(32));
     let out = rdinstall(&[
@@ -482,4 +482,29 @@ fn short_body_is_resumed_or_fails_cleanly() {
     ]);
     assert_eq!(code(&out), 4, "{}", text(&out));
     assert!(disk.bytes()[..MIB].iter().all(|b| *b == 0));
+}
+
+#[test]
+fn mirrors_fall_over_to_the_next_location() {
+    let img = sample_disk_image(3 * MIB);
+    let srv = Server::start();
+    let good = srv.file("/m2/img.raw", img.clone());
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://127.0.0.1:{}/m1/img.raw", dead.local_addr().unwrap().port());
+    drop(dead);
+    let list = format!("{},{dead_url},{good}", srv.url("/m0/missing.raw"));
+    let disk = Disk::new(8 * MIB as u64);
+    let out = rdinstall(&[
+        "install", "--image", &list, "--disk", disk.path.to_str().unwrap(), "--yes", "--retries", "0",
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(text(&out).contains("/m0/missing.raw") && text(&out).contains("/m1/img.raw"), "{}", text(&out));
+    assert!(disk.bytes()[..img.len()] == img[..]);
+    // All mirrors failing names every one.
+    let out = rdinstall(&[
+        "install", "--image", &format!("{},{dead_url}", srv.url("/m0/missing.raw")),
+        "--disk", disk.path.to_str().unwrap(), "--yes", "--retries", "0",
+    ]);
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    assert!(text(&out).contains("every image mirror failed"), "{}", text(&out));
 }

@@ -76,7 +76,7 @@ impl Members {
                 zeros += n as u64;
                 input.consume(n);
             }
-            if zeros % 4 != 0 {
+            if !zeros.is_multiple_of(4) {
                 return Err(invalid(format!(
                     "{zeros} null bytes after xz stream {} are not valid stream padding (trailing garbage)",
                     self.members

@@ -63,13 +63,27 @@ impl Console {
         }
     }
 
-    fn progress(&mut self, stage: Stage, written: u64, total: Option<u64>) {
+    fn progress(
+        &mut self,
+        stage: Stage,
+        written: u64,
+        total: Option<u64>,
+        served: Option<u64>,
+        served_total: Option<u64>,
+    ) {
         match self.style {
             Style::Quiet => {}
             Style::Bar => {
+                // A compressed image's decoded size is unknown: the bar then follows the
+                // bytes served against their Content-Length, which gives a true ETA.
+                let (pos, len, what) = match (total, served, served_total) {
+                    (Some(t), _, _) => (written, Some(t), "written"),
+                    (None, Some(s), Some(st)) => (s, Some(st), "downloaded"),
+                    _ => (written, None, "written"),
+                };
                 let bar = self.bar.get_or_insert_with(|| {
-                    let b = ProgressBar::new(total.unwrap_or(0));
-                    let tmpl = if total.is_some() {
+                    let b = ProgressBar::new(len.unwrap_or(0));
+                    let tmpl = if len.is_some() {
                         "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}"
                     } else {
                         "{msg} {spinner} {bytes} {bytes_per_sec} {elapsed}"
@@ -79,18 +93,21 @@ impl Console {
                             .unwrap_or_else(|_| ProgressStyle::default_bar())
                             .progress_chars("=> "),
                     );
-                    b.set_message(stage.to_string());
+                    b.set_message(format!("{stage} ({what})"));
                     b
                 });
-                bar.set_position(written);
+                bar.set_position(pos);
             }
             Style::Plain => {
                 let secs = self.started.elapsed().as_secs_f64().max(0.001);
                 let mb = written as f64 / 1e6;
-                let pct = total
-                    .filter(|t| *t > 0)
-                    .map(|t| format!(" ({}%)", written * 100 / t))
-                    .unwrap_or_default();
+                let pct = match (total, served, served_total) {
+                    (Some(t), _, _) if t > 0 => format!(" ({}%)", written * 100 / t),
+                    (None, Some(s), Some(st)) if st > 0 => {
+                        format!(" ({}% downloaded)", s * 100 / st)
+                    }
+                    _ => String::new(),
+                };
                 let of = total
                     .map(|t| format!(" of {:.1}", t as f64 / 1e6))
                     .unwrap_or_default();
@@ -113,8 +130,16 @@ impl Sink for Console {
                 stage,
                 bytes_written,
                 bytes_total,
+                bytes_served,
+                bytes_served_total,
                 ..
-            } => self.progress(*stage, *bytes_written, *bytes_total),
+            } => self.progress(
+                *stage,
+                *bytes_written,
+                *bytes_total,
+                *bytes_served,
+                *bytes_served_total,
+            ),
             EventKind::Stage { .. } => {
                 if let Some(b) = self.bar.take() {
                     b.finish_and_clear();

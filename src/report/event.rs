@@ -36,6 +36,12 @@ pub enum EventKind {
         bytes_written: u64,
         #[serde(skip_serializing_if = "Option::is_none")]
         bytes_total: Option<u64>,
+        /// Bytes as served (compressed) so far, and their total when known: the measure of
+        /// progress for a compressed image whose decoded size is unknown.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        bytes_served: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        bytes_served_total: Option<u64>,
         /// Progress events the HTTP queue had to drop so far (never stage or final events).
         #[serde(skip_serializing_if = "is_zero")]
         dropped: u64,
@@ -242,21 +248,34 @@ impl Events {
     }
 
     /// Rate-limited: at most once a second, and on each 5% step; always at completion.
-    pub fn progress(&self, stage: Stage, written: u64, total: Option<u64>) {
+    /// `served` is (bytes served so far, their total) for compressed images.
+    pub fn progress(
+        &self,
+        stage: Stage,
+        written: u64,
+        total: Option<u64>,
+        served: Option<(u64, Option<u64>)>,
+    ) {
         let now = Instant::now();
+        // The fraction done: decoded bytes when their total is known, else served bytes.
+        let (done, whole) = match (total, served) {
+            (Some(t), _) => (written, Some(t)),
+            (None, Some((s, st))) => (s, st),
+            (None, None) => (written, None),
+        };
         let due = {
             let mut i = self.lock();
-            let pct = |b: u64| total.filter(|t| *t > 0).map(|t| b * 20 / t);
+            let pct = |b: u64| whole.filter(|t| *t > 0).map(|t| b * 20 / t);
             let due = match i.last_progress {
                 None => true,
                 Some((t, b)) => {
                     now.duration_since(t) >= Duration::from_secs(1)
-                        || pct(written) != pct(b)
-                        || Some(written) == total
+                        || pct(done) != pct(b)
+                        || Some(done) == whole
                 }
             };
             if due {
-                i.last_progress = Some((now, written));
+                i.last_progress = Some((now, done));
             }
             due
         };
@@ -269,6 +288,8 @@ impl Events {
                 stage,
                 bytes_written: written,
                 bytes_total: total,
+                bytes_served: served.map(|s| s.0),
+                bytes_served_total: served.and_then(|s| s.1),
                 dropped,
             });
         }
@@ -399,7 +420,7 @@ mod tests {
         let ev = Events::new();
         ev.add_sink(Box::new(Capture(got.clone())));
         for b in 0..=1000u64 {
-            ev.progress(Stage::Write, b, Some(1000));
+            ev.progress(Stage::Write, b, Some(1000), None);
         }
         let n = got.lock().unwrap().len();
         assert_eq!(n, 21, "one per 5% step plus the first");
