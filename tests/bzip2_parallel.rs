@@ -32,7 +32,7 @@ fn text(len: usize, seed: u64) -> Vec<u8> {
     while out.len() < len {
         let w = words[r[i % r.len()] as usize % words.len()];
         out.extend_from_slice(w.as_bytes());
-        if r[(i + 1) % r.len()] % 3 == 0 {
+        if r[(i + 1) % r.len()].is_multiple_of(3) {
             out.extend_from_slice(format!("{}", r[(i + 2) % r.len()]).as_bytes());
         }
         out.push(b' ');

@@ -25,7 +25,7 @@ impl Chunk {
         data.resize(last - first + PAD, 0);
         // Bits after the end are cleared, so reading past the end yields zeros consistently.
         let end = start_bit % 8 + len_bits;
-        if end % 8 != 0 {
+        if !end.is_multiple_of(8) {
             data[end / 8] &= 0xFFu8 << (8 - end % 8);
         }
         Chunk {

@@ -76,24 +76,47 @@ pub fn reader_with_false_boundaries<R: Read + Send + 'static>(
     };
     let (job_tx, job_rx) = sync_channel::<Job>(threads);
     let job_rx = Arc::new(Mutex::new(job_rx));
+    let mut started = 0;
     for i in 0..threads {
         let job_rx = Arc::clone(&job_rx);
-        thread::Builder::new()
+        let spawned = thread::Builder::new()
             .name(format!("bz2-decode-{i}"))
-            .spawn(move || worker(&job_rx))
-            .expect("spawning a bzip2 decoder thread");
+            .spawn(move || worker(&job_rx));
+        // Fewer threads than asked (out of memory or thread limit) only costs speed.
+        if spawned.is_ok() {
+            started += 1;
+        }
     }
     // Bounds the blocks in flight between the splitter and the consumer.
     let (msg_tx, msg_rx) = sync_channel::<Msg>(threads * 2);
-    thread::Builder::new()
+    let spawned = thread::Builder::new()
         .name("bz2-split".into())
         .spawn(move || {
             let mut splitter = scan::Splitter::new(input, MAX_CHUNK_BYTES);
             splitter.inject(extra);
             split(splitter, &job_tx, &msg_tx)
-        })
-        .expect("spawning the bzip2 splitter thread");
+        });
+    if let Err(e) = spawned.and_then(|_| {
+        if started == 0 {
+            Err(std::io::Error::other("no decoder thread could be started"))
+        } else {
+            Ok(())
+        }
+    }) {
+        return Box::new(Failed(format!(
+            "bzip2: cannot start decoder threads ({e}); try a lower threads setting"
+        )));
+    }
     Box::new(Bz2Stream::new(msg_rx))
+}
+
+/// A reader that only reports why decoding could not start.
+struct Failed(String);
+
+impl Read for Failed {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::other(self.0.clone()))
+    }
 }
 
 fn worker(jobs: &Mutex<Receiver<Job>>) {
