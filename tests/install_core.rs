@@ -490,21 +490,45 @@ fn mirrors_fall_over_to_the_next_location() {
     let srv = Server::start();
     let good = srv.file("/m2/img.raw", img.clone());
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead_url = format!("http://127.0.0.1:{}/m1/img.raw", dead.local_addr().unwrap().port());
+    let dead_url = format!(
+        "http://127.0.0.1:{}/m1/img.raw",
+        dead.local_addr().unwrap().port()
+    );
     drop(dead);
     let list = format!("{},{dead_url},{good}", srv.url("/m0/missing.raw"));
     let disk = Disk::new(8 * MIB as u64);
     let out = rdinstall(&[
-        "install", "--image", &list, "--disk", disk.path.to_str().unwrap(), "--yes", "--retries", "0",
+        "install",
+        "--image",
+        &list,
+        "--disk",
+        disk.path.to_str().unwrap(),
+        "--yes",
+        "--retries",
+        "0",
     ]);
     assert_eq!(code(&out), 0, "{}", text(&out));
-    assert!(text(&out).contains("/m0/missing.raw") && text(&out).contains("/m1/img.raw"), "{}", text(&out));
+    assert!(
+        text(&out).contains("/m0/missing.raw") && text(&out).contains("/m1/img.raw"),
+        "{}",
+        text(&out)
+    );
     assert!(disk.bytes()[..img.len()] == img[..]);
     // All mirrors failing names every one.
     let out = rdinstall(&[
-        "install", "--image", &format!("{},{dead_url}", srv.url("/m0/missing.raw")),
-        "--disk", disk.path.to_str().unwrap(), "--yes", "--retries", "0",
+        "install",
+        "--image",
+        &format!("{},{dead_url}", srv.url("/m0/missing.raw")),
+        "--disk",
+        disk.path.to_str().unwrap(),
+        "--yes",
+        "--retries",
+        "0",
     ]);
     assert_eq!(code(&out), 3, "{}", text(&out));
-    assert!(text(&out).contains("every image mirror failed"), "{}", text(&out));
+    assert!(
+        text(&out).contains("every image mirror failed"),
+        "{}",
+        text(&out)
+    );
 }
