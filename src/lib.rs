@@ -1,16 +1,23 @@
 //! rdinstall: an installer agent for PXE-booted ramdisks.
 //!
 //! The flow (see README "Architecture"): settings → preflight → plan → wipe → write →
-//! boot+config → report/finish. `main.rs` only parses and maps errors to exit codes.
+//! boot+config → report/finish. `main.rs` only parses the command line; `app` maps results to
+//! exit codes.
 
+pub mod app;
 pub mod boot;
+pub mod cli;
 pub mod cloudconfig;
 pub mod disk;
 pub mod error;
+pub mod finish;
 pub mod fsprobe;
 pub mod image;
+pub mod install;
 pub mod layout;
 pub mod machine;
+pub mod net;
 pub mod partdev;
+pub mod plan;
 pub mod report;
 pub mod settings;

@@ -1,3 +1,6 @@
+use clap::Parser;
+
 fn main() {
-    println!("rdinstall {}", env!("CARGO_PKG_VERSION"));
+    let cli = rdinstall::cli::Cli::parse();
+    std::process::exit(rdinstall::app::run(cli));
 }

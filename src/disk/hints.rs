@@ -12,6 +12,25 @@ impl Hints {
             let (k, v) = item
                 .split_once('=')
                 .ok_or_else(|| format!("hint {item:?} is not key=value"))?;
+            const KEYS: &[&str] = &[
+                "size",
+                "min_size",
+                "max_size",
+                "model",
+                "vendor",
+                "serial",
+                "wwn",
+                "rotational",
+                "by_path",
+                "name",
+            ];
+            if !KEYS.contains(&k.trim()) {
+                return Err(format!(
+                    "unknown hint {:?}; known: {}",
+                    k.trim(),
+                    KEYS.join(", ")
+                ));
+            }
             pairs.push((k.trim().to_string(), v.trim().to_string()));
         }
         Ok(Hints { pairs })

@@ -1,3 +1,11 @@
 //! The image path: sources, format sniffing, decoders, hashing, the block writer.
 
 pub mod bzip2par;
+pub mod decode;
+pub mod hash;
+pub mod head;
+pub mod sniff;
+pub mod source;
+pub mod writer;
+
+pub use sniff::Format;

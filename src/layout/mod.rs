@@ -33,3 +33,4 @@ pub fn write_rootfs_table(
 ) -> Result<()> {
     Ok(())
 }
+pub mod gpt_backup;

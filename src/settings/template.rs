@@ -19,9 +19,11 @@ pub fn expand(template: &str, m: &Machine) -> Result<String, String> {
             "hostname" => m.hostname.as_deref(),
             "serial" => m.serial.as_deref(),
             "uuid" => m.uuid.as_deref(),
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "unknown variable ${{{name}}} in {template:?} (known: mac, hostname, serial, uuid)"
-            )),
+            ))
+            }
         };
         let value = value
             .ok_or_else(|| format!("${{{name}}} in {template:?} is unknown on this machine"))?;

@@ -1,0 +1,246 @@
+//! The HTTP client shared by image, config and report traffic, and small fetches.
+//!
+//! TLS is rustls with ring and the built-in webpki roots; `ca_cert` adds PEM roots, and
+//! `insecure` (never the default) accepts any certificate. Image, config and reports are held
+//! to the same trust rules because they use this one client.
+
+use anyhow::{anyhow, bail, Context, Result};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How to reach servers: trust, timeouts, retry budget.
+#[derive(Debug, Clone)]
+pub struct NetOptions {
+    pub insecure: bool,
+    pub ca_cert: Option<std::path::PathBuf>,
+    /// Connect timeout and whole-request timeout for small fetches.
+    pub timeout: Duration,
+    /// A body that delivers no bytes this long is treated as broken (and resumed).
+    pub stall_timeout: Duration,
+    pub retries: u32,
+}
+
+impl NetOptions {
+    pub fn from_settings(s: &crate::settings::Settings) -> Self {
+        NetOptions {
+            insecure: s.insecure,
+            ca_cert: s.ca_cert.clone(),
+            timeout: Duration::from_secs(s.timeout),
+            stall_timeout: Duration::from_secs(s.stall_timeout),
+            retries: s.retries,
+        }
+    }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn tls_config(o: &NetOptions) -> Result<rustls::ClientConfig> {
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .context("TLS setup failed")?;
+    if o.insecure {
+        return Ok(builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider())))
+            .with_no_client_auth());
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = &o.ca_cert {
+        add_pem_roots(&mut roots, path)?;
+    }
+    Ok(builder.with_root_certificates(roots).with_no_client_auth())
+}
+
+fn add_pem_roots(roots: &mut rustls::RootCertStore, path: &Path) -> Result<()> {
+    let pem =
+        std::fs::read(path).with_context(|| format!("cannot read ca_cert {}", path.display()))?;
+    let mut n = 0;
+    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        let cert = cert.with_context(|| format!("ca_cert {} is not valid PEM", path.display()))?;
+        roots.add(cert).with_context(|| {
+            format!(
+                "ca_cert {} holds a certificate rustls rejects",
+                path.display()
+            )
+        })?;
+        n += 1;
+    }
+    if n == 0 {
+        bail!("ca_cert {} holds no PEM certificate", path.display());
+    }
+    Ok(())
+}
+
+/// `insecure=true`: accept any server certificate, still check handshake signatures.
+#[derive(Debug)]
+struct AcceptAnyCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Build the blocking client. Body reads time out after `stall_timeout` without data.
+pub fn client(o: &NetOptions) -> Result<reqwest::blocking::Client> {
+    reqwest::blocking::Client::builder()
+        .tls_backend_preconfigured(tls_config(o)?)
+        .connect_timeout(o.timeout)
+        .timeout(o.stall_timeout)
+        .user_agent(concat!("rdinstall/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .context("cannot build the HTTP client")
+}
+
+/// Is this HTTP status worth retrying?
+pub fn retryable_status(s: reqwest::StatusCode) -> bool {
+    s.is_server_error() || s.as_u16() == 408 || s.as_u16() == 429
+}
+
+/// Backoff before retry `attempt` (0-based): 0.5 s doubling, capped at 8 s, with jitter.
+pub fn backoff(attempt: u32) -> Duration {
+    let base = 500u64.saturating_mul(1 << attempt.min(4));
+    let jitter = rand::random::<u64>() % (base / 4 + 1);
+    Duration::from_millis(base.min(8000) + jitter)
+}
+
+/// Explain a transport error with the URL and a hint.
+pub fn explain(url: &str, e: &reqwest::Error) -> anyhow::Error {
+    let mut chain = String::new();
+    let mut src: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = src {
+        if !chain.is_empty() {
+            chain.push_str(": ");
+        }
+        chain.push_str(&s.to_string());
+        src = s.source();
+    }
+    let lower = chain.to_ascii_lowercase();
+    if lower.contains("certificate")
+        || lower.contains("unknownissuer")
+        || lower.contains("invalid peer")
+    {
+        let host = reqwest::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+        return anyhow!(
+            "TLS certificate of {host} is not trusted ({chain}) fetching {url}; add its CA with ca_cert=/path/ca.pem (or insecure=true for testing only)"
+        );
+    }
+    if e.is_timeout() {
+        return anyhow!(
+            "timed out fetching {url} ({chain}); check the server, or raise timeout/stall_timeout"
+        );
+    }
+    if e.is_connect() {
+        return anyhow!("cannot connect to {url} ({chain}); check the server address and that the network is up");
+    }
+    anyhow!("fetching {url} failed: {chain}")
+}
+
+/// Fetch a small document (config, settings, signature) from http(s), file:// or a path,
+/// refusing more than `max` bytes. Retries connection errors and 408/429/5xx.
+pub fn fetch_small(location: &str, max: u64, o: &NetOptions) -> Result<Vec<u8>> {
+    if let Some(path) = local_path(location) {
+        let f = std::fs::File::open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        return read_limited(f, max, location);
+    }
+    let client = client(o)?;
+    let mut attempt = 0;
+    loop {
+        let res = client.get(location).timeout(o.timeout).send();
+        let err = match res {
+            Ok(r) if r.status().is_success() => return read_limited(r, max, location),
+            Ok(r) if retryable_status(r.status()) => anyhow!("{location} answered {}", r.status()),
+            Ok(r) => bail!("{}", status_message(location, r.status())),
+            Err(e) => explain(location, &e),
+        };
+        if attempt >= o.retries {
+            return Err(err.context(format!("gave up after {} attempts", attempt + 1)));
+        }
+        std::thread::sleep(backoff(attempt));
+        attempt += 1;
+    }
+}
+
+/// A clear message for a final HTTP status.
+pub fn status_message(url: &str, s: reqwest::StatusCode) -> String {
+    match s.as_u16() {
+        404 => format!(
+            "{url} was not found (HTTP 404); check the URL and that the file is on the server"
+        ),
+        401 | 403 => format!(
+            "{url} was refused (HTTP {}); check the server's access rules",
+            s.as_u16()
+        ),
+        _ => format!("{url} answered HTTP {s}"),
+    }
+}
+
+fn read_limited(r: impl Read, max: u64, location: &str) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    r.take(max + 1)
+        .read_to_end(&mut buf)
+        .with_context(|| format!("reading {location} failed"))?;
+    if buf.len() as u64 > max {
+        bail!("{location} is larger than {max} bytes, the limit for this kind of file");
+    }
+    Ok(buf)
+}
+
+/// `file:///x` or `/x` → a path; http(s) → None.
+pub fn local_path(location: &str) -> Option<std::path::PathBuf> {
+    if let Some(p) = location.strip_prefix("file://") {
+        Some(p.into())
+    } else if location.starts_with("http://") || location.starts_with("https://") {
+        None
+    } else {
+        Some(location.into())
+    }
+}
