@@ -61,3 +61,30 @@ wait_for_line() {
     done
     return 1
 }
+
+# bios_debug_args FILE: SeaBIOS's debug port to FILE ("Boot failed", "No bootable device").
+bios_debug_args() { echo "-debugcon file:$1 -global isa-debugcon.iobase=0x402"; }
+
+# qemu_run_until LOG TIMEOUT_SEC PATTERN ARGS...: like qemu_run, but stop the VM as soon as
+# the serial log matches PATTERN (grep -E), e.g. the initrd's emergency shell, which would
+# otherwise wait for a console nobody types into. Returns 125 when stopped that way.
+# WATCH_LOG=FILE watches another file instead (e.g. the BIOS's -debugcon log).
+qemu_run_until() {
+    log=$1 tmo=$2 pat=$3
+    shift 3
+    : >"$log"
+    _watch=${WATCH_LOG:-$log}
+    qemu_run "$log" "$tmo" "$@" &
+    _qpid=$!
+    while kill -0 "$_qpid" 2>/dev/null; do
+        if grep -qaE "$pat" "$_watch" 2>/dev/null; then
+            sleep 1 # let the console flush the lines after the match
+            pkill -TERM -P "$_qpid" 2>/dev/null # the timeout process under our subshell
+            kill "$_qpid" 2>/dev/null
+            wait "$_qpid" 2>/dev/null
+            return 125
+        fi
+        sleep 0.5
+    done
+    wait "$_qpid"
+}
