@@ -78,6 +78,21 @@ LABEL install
 CFG
 }
 
+# show_console LOG: with E2E_SHOW_CONSOLE=1 (tests/e2e/demo.sh), follow a console log live.
+show_console() {
+    [ -n "${E2E_SHOW_CONSOLE:-}" ] || return 0
+    : >"$1"
+    tail -n +1 -f "$1" 2>/dev/null | sed -u 's/^/    console| /' >&2 &
+    tail_pid=$!
+}
+stop_console() {
+    [ -n "${tail_pid:-}" ] || return 0
+    sleep 0.5
+    pkill -P "$tail_pid" 2>/dev/null
+    kill "$tail_pid" 2>/dev/null
+    tail_pid=
+}
+
 # pxe_boot NAME MAC DISK: PXE-boot a VM with one virtio disk; serial log in $work/NAME.pxe.log.
 pxe_boot() {
     qemu_run_until "$work/$1.pxe.log" "$PXE_TIMEOUT" 'rdinstall-init: starting a shell' -boot n \
@@ -129,8 +144,10 @@ run_case() {
 rdinstall.image_kind=$kind rdinstall.disk=/dev/vda rdinstall.config=http://10.0.2.100/cloud-configs/\${mac}.yml \
 rdinstall.report=http://10.0.2.100/report/$name rdinstall.report_token=$TOKEN \
 rdinstall.on_success=poweroff rdinstall.on_failure=poweroff $*"
+    show_console "$work/$name.pxe.log"
     pxe_boot "$name" "$mac" "$disk"
     rc=$?
+    stop_console
     tp=$(($(date +%s) - ts))
     if [ "$rc" -eq 124 ]; then
         fail "PXE install VM did not power off within ${PXE_TIMEOUT}s"
@@ -155,8 +172,10 @@ rdinstall.on_success=poweroff rdinstall.on_failure=poweroff $*"
     grep -aq 'reboot: Power down' "$work/$name.pxe.log" || fail "the installer VM did not power off"
 
     tb=$(date +%s)
+    show_console "$work/$name.boot.log"
     disk_boot "$name" "$disk"
     rc=$?
+    stop_console
     blog=$work/$name.boot.log
     if [ "$expect" = failed ]; then
         if grep -aq TESTSYSTEM-UP "$blog"; then fail "the disk still boots after a failed install"; fi

@@ -1,0 +1,55 @@
+//! QEMU tests: the end-to-end PXE install (tests/e2e/run.sh) and the guest scenarios that
+//! need a kernel with device-mapper and md (tests/qemu/scenario.sh). They boot real VMs
+//! under TCG, so they take minutes; they skip with a printed reason only when QEMU or root
+//! is missing (or RDINSTALL_SKIP_QEMU=1 is set for a quick local run).
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Mutex;
+
+/// One VM at a time: the test bed has two cores, and parallel TCG guests only slow each other.
+static VM: Mutex<()> = Mutex::new(());
+
+fn skip_reason() -> Option<String> {
+    if std::env::var_os("RDINSTALL_SKIP_QEMU").is_some_and(|v| v == "1") {
+        return Some("RDINSTALL_SKIP_QEMU=1".into());
+    }
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join("qemu-system-x86_64").is_file()))
+        .unwrap_or(false);
+    if !found {
+        return Some(
+            "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)".into(),
+        );
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("needs root (loop devices and mounts to build the test images)".into());
+    }
+    None
+}
+
+fn run_script(script: &str, args: &[&str]) {
+    if let Some(why) = skip_reason() {
+        eprintln!("SKIPPED {script}: {why}");
+        return;
+    }
+    let _one_vm = VM.lock().unwrap_or_else(|e| e.into_inner());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let status = Command::new(root.join(script))
+        .args(args)
+        .current_dir(root)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+    assert!(
+        status.success(),
+        "{script} {args:?} failed ({status}); its output above names the failing checks"
+    );
+}
+
+/// PXE boot → rdinstall installs a bz2 disk image, an xz rootfs image (+extlinux), and
+/// rejects a bad checksum; each installed disk is then booted alone.
+#[test]
+fn pxe_install_end_to_end() {
+    run_script("tests/e2e/run.sh", &[]);
+}
