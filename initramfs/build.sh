@@ -85,14 +85,17 @@ trap 'rm -rf "$stage"' EXIT
 
 # copy_prog SRC DST: copy a program; for a dynamic ELF also its loader and libraries at
 # their own paths (what ldd prints), so it runs next to the static tools.
+# The destination may be a busybox applet link (/sbin/mke2fs -> /bin/busybox): cp would
+# write through that absolute link into the HOST's /bin/busybox, so always remove the
+# destination first (--remove-destination).
 copy_prog() {
     mkdir -p "$stage$(dirname "$2")"
-    cp -L "$1" "$stage$2"
+    cp -L --remove-destination "$1" "$stage$2"
     if file -L "$1" | grep -q 'dynamically linked'; then
         ldd "$1" | awk '/=> \// { print $3 } /^\t\// { print $1 }' | while read -r lib; do
-            [ -e "$stage$lib" ] && continue
+            [ -e "$stage$lib" ] && [ ! -L "$stage$lib" ] && continue
             mkdir -p "$stage$(dirname "$lib")"
-            cp -L "$lib" "$stage$lib"
+            cp -L --remove-destination "$lib" "$stage$lib"
         done
     fi
 }
@@ -102,19 +105,22 @@ mkdir -p "$stage"/bin "$stage"/sbin "$stage"/usr/bin "$stage"/usr/sbin "$stage"/
     "$stage"/root "$stage"/usr/share/udhcpc "$stage"/usr/lib/syslinux/mbr
 ln -s ../run "$stage/var/run"
 cp "$busybox" "$stage/bin/busybox"
+# Relative links, so nothing in the staging tree points at the host's own /bin/busybox.
 for app in $("$busybox" --list-full); do
-    [ -e "$stage/$app" ] || ln -s /bin/busybox "$stage/$app"
+    [ -e "$stage/$app" ] || ln -s "$(echo "$app" | sed 's|[^/]*/|../|g; s|[^/]*$||')bin/busybox" "$stage/$app"
 done
 # Our own programs replace busybox applets of the same name.
-cp "$rdinstall" "$stage/usr/bin/rdinstall"
+cp --remove-destination "$rdinstall" "$stage/usr/bin/rdinstall"
+# A debug build carries ~100 MB of debug info; the initrd needs none of it.
+strip --strip-debug "$stage/usr/bin/rdinstall" 2>/dev/null || true
 copy_prog "$(command -v extlinux || echo /usr/bin/extlinux)" /usr/bin/extlinux
 for f in mbr.bin gptmbr.bin; do
     cp "/usr/lib/syslinux/mbr/$f" "$stage/usr/lib/syslinux/mbr/$f" ||
         die "/usr/lib/syslinux/mbr/$f missing: apt-get install syslinux-common"
 done
-cp "$init" "$stage/init"
+cp --remove-destination "$init" "$stage/init"
 chmod 755 "$stage/init"
-cp "$here/udhcpc.script" "$stage/usr/share/udhcpc/default.script"
+cp --remove-destination "$here/udhcpc.script" "$stage/usr/share/udhcpc/default.script"
 echo "root:x:0:0:root:/root:/bin/sh" >"$stage/etc/passwd"
 echo "root:x:0:" >"$stage/etc/group"
 printf '127.0.0.1 localhost\n' >"$stage/etc/hosts"

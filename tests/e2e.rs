@@ -53,3 +53,18 @@ fn run_script(script: &str, args: &[&str]) {
 fn pxe_install_end_to_end() {
     run_script("tests/e2e/run.sh", &[]);
 }
+
+/// In a guest kernel with device-mapper and md: rdinstall installs over an active LVM
+/// volume group and over a member of an assembled RAID1, and wipes the other member;
+/// afterwards no device-mapper device, md array, PV label or md superblock is left.
+#[test]
+fn guest_teardown_of_lvm_and_md() {
+    run_script("tests/qemu/scenario.sh", &[]);
+}
+
+/// dracut with the 90rdinstall module builds an initrd holding rdinstall, extlinux, the
+/// MBR code, the hooks and the storage/NIC modules (lsinitrd); skips without dracut.
+#[test]
+fn dracut_module_builds_an_initrd() {
+    run_script("tests/qemu/dracut-test.sh", &[]);
+}
