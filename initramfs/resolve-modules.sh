@@ -35,12 +35,37 @@ builtin=$kmoddir/modules.builtin
 
 lookup() { awk -v n="$1" '$1 == n { print $2; exit }' "$work/index"; }
 
+# A softdep may name an alias rather than a file (ext4 -> "crc32c", provided by
+# crc32c_generic.ko / crc32c-intel.ko): look among the files whose name contains it for
+# the ones that declare the alias (or crypto-<alias>). The generic C implementation comes
+# first: it loads on every CPU (crc32c-intel needs SSE4.2, which QEMU's default CPU lacks).
+lookup_alias() {
+    awk -v n="$1" 'index($1, n) { print (index($1, "generic") ? 0 : 1), $2 }' "$work/index" |
+        sort | while read -r _ p; do
+            if modinfo -F alias "$kmoddir/$p" | tr - _ | grep -qxE "(crypto_)?$1"; then
+                echo "$p"
+            fi
+        done
+}
+
 # Depth-first: print a module after everything it depends on.
 visit() {
     name=$(echo "$1" | tr - _)
     grep -qx "$name" "$work/done" && return 0
     grep -qx "$name" "$work/visiting" && return 0 # dependency cycle guard
     path=$(lookup "$name")
+    if [ -z "$path" ]; then
+        # Every provider of an alias, each resolved as a module of its own.
+        providers=$(lookup_alias "${name#crypto_}")
+        if [ -n "$providers" ]; then
+            echo "$name" >>"$work/done"
+            for p in $providers; do
+                p=${p##*/}
+                visit "${p%%.ko*}"
+            done
+            return 0
+        fi
+    fi
     if [ -z "$path" ]; then
         if [ -f "$builtin" ] && tr - _ <"$builtin" | grep -q "/$name\.ko$"; then
             echo "resolve-modules: $name is built into the kernel" >&2
