@@ -18,7 +18,7 @@ use std::time::Duration;
 
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
-        Command::Install(args) => install_command(args),
+        Command::Install(args) => install_command(*args),
         Command::Disks { json, disk_hint } => {
             exit_of(crate::disk::cli::disks(json, disk_hint.as_deref()), None)
         }

@@ -19,7 +19,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Install: preflight, wipe, write, bootloader, config, report.
-    Install(InstallArgs),
+    Install(Box<InstallArgs>),
     /// List block devices and which one disk=auto would pick.
     Disks {
         #[arg(long)]

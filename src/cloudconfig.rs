@@ -1,6 +1,20 @@
 //! Cloud-config: fetch, validate, inject (NoCloud, CoreOS).
+//!
+//! The config's contents are secrets as far as we know (passwords, keys): they never appear in
+//! logs, events or error messages. Errors name the source, a line and a column, and what is
+//! wrong.
 
-use anyhow::Result;
+use crate::boot::{locate, mount::check_no_symlinks, mount::MountedFs, PostInstall};
+use crate::layout;
+use crate::settings::ConfigTarget;
+use anyhow::{Context, Result};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+/// Larger than this is not a cloud-config but a mistake (an image URL given as config).
+pub const MAX_CONFIG_BYTES: usize = 1 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -30,17 +44,387 @@ impl std::fmt::Debug for Config {
     }
 }
 
-/// Validate a config: `#cloud-config` YAML mapping, or a `#!` script.
-pub fn validate(bytes: &[u8], source: &str) -> Result<ConfigKind> {
-    let _ = source;
-    if bytes.starts_with(b"#!") {
-        Ok(ConfigKind::Script)
-    } else {
-        Ok(ConfigKind::CloudConfig)
-    }
+/// Why a config was refused. Messages carry positions, never the config's text.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config {from} is {size} bytes; more than the 1 MiB a cloud-config may have")]
+    TooLarge { from: String, size: usize },
+    #[error(
+        "config {from} is neither a cloud-config (first line `#cloud-config`) nor a script \
+         (first line `#!`){hint}"
+    )]
+    UnknownKind { from: String, hint: &'static str },
+    #[error("config {from} is not UTF-8 text (byte {offset} is invalid)")]
+    NotText { from: String, offset: usize },
+    #[error("config {from}: YAML error at line {line} column {column}: {message}")]
+    Yaml {
+        from: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error(
+        "config {from}: the document at line {line} column {column} is a YAML {found}; a \
+         cloud-config must be a mapping (`key: value` lines)"
+    )]
+    NotMapping {
+        from: String,
+        line: usize,
+        column: usize,
+        found: &'static str,
+    },
 }
 
+/// Validate a config: `#cloud-config` YAML mapping, or a `#!` script.
+pub fn validate(bytes: &[u8], source: &str) -> Result<ConfigKind> {
+    Ok(validate_kind(bytes, source)?)
+}
+
+/// [`validate`] with the typed error, for callers that branch on it.
+pub fn validate_kind(bytes: &[u8], source: &str) -> Result<ConfigKind, ConfigError> {
+    let from = source.to_string();
+    if bytes.len() > MAX_CONFIG_BYTES {
+        return Err(ConfigError::TooLarge {
+            from,
+            size: bytes.len(),
+        });
+    }
+    if bytes.starts_with(b"#!") {
+        return Ok(ConfigKind::Script);
+    }
+    let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    let header = String::from_utf8_lossy(first_line);
+    if header.trim_end() != "#cloud-config" {
+        let hint = if bytes.starts_with(&[0x1f, 0x8b]) {
+            "; it is gzip-compressed: serve it uncompressed"
+        } else if header.starts_with("#include") || header.starts_with("#cloud-boothook") {
+            "; #include and #cloud-boothook parts are not supported"
+        } else if header.to_ascii_lowercase().starts_with("content-type:") {
+            "; MIME multipart configs are not supported"
+        } else if header.starts_with("\u{feff}") {
+            "; it starts with a byte-order mark: save it without one"
+        } else if header.trim_start().starts_with("#cloud-config") {
+            "; `#cloud-config` must start the first line"
+        } else {
+            ""
+        };
+        return Err(ConfigError::UnknownKind { from, hint });
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| ConfigError::NotText {
+        from: from.clone(),
+        offset: e.valid_up_to(),
+    })?;
+    let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
+        ConfigError::Yaml {
+            from: from.clone(),
+            line,
+            column,
+            message: yaml_message(&e),
+        }
+    })?;
+    let found = match value {
+        // An empty cloud-config (only the header and comments) is valid: cloud-init reads it
+        // as an empty mapping.
+        serde_yaml::Value::Mapping(_) | serde_yaml::Value::Null => {
+            return Ok(ConfigKind::CloudConfig)
+        }
+        serde_yaml::Value::Sequence(_) => "sequence (a list)",
+        serde_yaml::Value::String(_) => "string",
+        serde_yaml::Value::Number(_) => "number",
+        serde_yaml::Value::Bool(_) => "boolean",
+        serde_yaml::Value::Tagged(_) => "tagged value",
+    };
+    let (line, column) = first_content(text);
+    Err(ConfigError::NotMapping {
+        from,
+        line,
+        column,
+        found,
+    })
+}
+
+/// serde_yaml's message without its own " at line L column C" (we print ours) and without
+/// any quoted scalar from the document (secrets).
+fn yaml_message(e: &serde_yaml::Error) -> String {
+    let msg = e.to_string();
+    let msg = match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg,
+    };
+    // Drop quoted fragments: `invalid type: string "hunter2"` would leak a value.
+    let mut out = String::with_capacity(msg.len());
+    let mut quoted = false;
+    for c in msg.chars() {
+        if c == '"' || c == '`' {
+            if !quoted {
+                out.push('…');
+            }
+            quoted = !quoted;
+            continue;
+        }
+        if !quoted {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// 1-based line and column of the first character that is not blank or a comment.
+fn first_content(text: &str) -> (usize, usize) {
+    for (i, l) in text.lines().enumerate() {
+        let t = l.trim_start();
+        if t.is_empty() || t.starts_with('#') || t == "---" {
+            continue;
+        }
+        return (i + 1, l.len() - t.len() + 1);
+    }
+    (1, 1)
+}
+
+pub const NOCLOUD_DIR: &str = "var/lib/cloud/seed/nocloud";
+pub const COREOS_DIR: &str = "var/lib/coreos-install";
+
 /// Stage `config`: inject into the installed root filesystem.
-pub fn inject(_p: &crate::boot::PostInstall) -> Result<()> {
+pub fn inject(p: &PostInstall) -> Result<()> {
+    let Some(cfg) = p.config else {
+        p.events
+            .info("config: no cloud-config given; nothing to inject");
+        return Ok(());
+    };
+    let disk = p.target.dev_path.as_path();
+    let part = match p.layout {
+        Some(l) => locate::rootfs_partition(l),
+        None => {
+            let f = File::open(disk).with_context(|| format!("cannot open {}", disk.display()))?;
+            let table = layout::read_table(&f)
+                .with_context(|| format!("reading the partition table of {}", disk.display()))?;
+            locate::find_root(disk, &table, p.settings.config_partition, p.events)?.0
+        }
+    };
+    let m = MountedFs::mount(disk, &part, false)?;
+    p.events.info(format!(
+        "config: installed root filesystem is partition {} of {} ({}, UUID {})",
+        part.number,
+        disk.display(),
+        m.info.kind,
+        m.info.uuid
+    ));
+    for t in &p.settings.config_target {
+        match t {
+            ConfigTarget::Nocloud => {
+                let meta = meta_data(p);
+                write_private(m.root(), NOCLOUD_DIR, "user-data", &cfg.bytes, p)?;
+                write_private(m.root(), NOCLOUD_DIR, "meta-data", meta.as_bytes(), p)?;
+            }
+            ConfigTarget::Coreos => {
+                write_private(m.root(), COREOS_DIR, "user_data", &cfg.bytes, p)?;
+            }
+        }
+    }
+    m.unmount()?;
     Ok(())
+}
+
+/// NoCloud meta-data: an instance id unique to this install (so cloud-init runs the config on
+/// the first boot of every reinstall) and the hostname when we know a real one.
+pub fn meta_data(p: &PostInstall) -> String {
+    let mut s = format!("instance-id: iid-rdinstall-{}\n", instance_suffix(p));
+    if let Some(h) = p.machine.hostname.as_deref().filter(|h| valid_hostname(h)) {
+        s.push_str(&format!("local-hostname: {h}\n"));
+    }
+    s
+}
+
+fn instance_suffix(p: &PostInstall) -> String {
+    let id: String = p
+        .install_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    if !id.is_empty() {
+        return id;
+    }
+    // No install id: derive one from the machine so it is stable per machine at least.
+    p.machine
+        .uuid
+        .clone()
+        .or_else(|| p.machine.mac.as_ref().map(|m| m.replace(':', "")))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// A hostname safe to write unquoted into YAML, and not the ramdisk's placeholder.
+fn valid_hostname(h: &str) -> bool {
+    !h.is_empty()
+        && h.len() <= 253
+        && h != "localhost"
+        && h != "(none)"
+        && h.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && !h.chars().all(|c| c.is_ascii_digit() || c == '.')
+}
+
+/// Write `dir/name` under `root`: directories we create are 0700, the file 0600, written to a
+/// temporary name and renamed so a failure never leaves half a file. Says when it replaces.
+fn write_private(root: &Path, dir: &str, name: &str, data: &[u8], p: &PostInstall) -> Result<()> {
+    check_no_symlinks(root, Path::new(dir))?;
+    let d = root.join(dir);
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&d)
+        .with_context(|| format!("cannot create /{dir} in the installed system"))?;
+    // The leaf directory holds the secret: tighten it even when the image brought it.
+    fs::set_permissions(&d, fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot set the mode of /{dir}"))?;
+    let target = d.join(name);
+    let shown = format!("/{dir}/{name}");
+    if fs::symlink_metadata(&target).is_ok() {
+        p.events
+            .info(format!("config: replacing the image's existing {shown}"));
+    }
+    let tmp = d.join(format!(".{name}.rdinstall-tmp"));
+    let _ = fs::remove_file(&tmp);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot create {shown}"))?;
+    let written = f
+        .write_all(data)
+        .and_then(|_| f.set_permissions(fs::Permissions::from_mode(0o600)))
+        .and_then(|_| f.sync_all());
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write {shown}"));
+    }
+    fs::rename(&tmp, &target).with_context(|| format!("cannot put {shown} in place"))?;
+    p.events.info(format!(
+        "config: wrote {shown} ({} bytes, mode 0600)",
+        data.len()
+    ));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(bytes: &str) -> ConfigError {
+        validate_kind(bytes.as_bytes(), "http://srv/c.yml").unwrap_err()
+    }
+
+    #[test]
+    fn kinds() {
+        assert_eq!(
+            validate(b"#!/bin/sh\necho hi\n", "x").unwrap(),
+            ConfigKind::Script
+        );
+        assert_eq!(
+            validate(b"#cloud-config\nhostname: a\nusers: []\n", "x").unwrap(),
+            ConfigKind::CloudConfig
+        );
+        assert_eq!(
+            validate(b"#cloud-config \r\nhostname: a\r\n", "x").unwrap(),
+            ConfigKind::CloudConfig
+        );
+        assert_eq!(
+            validate(b"#cloud-config\n# nothing yet\n", "x").unwrap(),
+            ConfigKind::CloudConfig
+        );
+    }
+
+    #[test]
+    fn bad_yaml_has_line_and_column() {
+        match err("#cloud-config\nhostname: a\nusers:\n  - name: b\n   bad: [\n") {
+            ConfigError::Yaml { line, column, .. } => {
+                assert!(line >= 4, "line {line}");
+                assert!(column >= 1);
+            }
+            e => panic!("{e}"),
+        }
+        let e = err("#cloud-config\nkey: value\n\tindented_with_tab: 1\n");
+        let s = e.to_string();
+        assert!(s.contains("line 3 column"), "{s}");
+        assert!(s.contains("http://srv/c.yml"), "{s}");
+    }
+
+    #[test]
+    fn a_list_is_not_a_mapping() {
+        let e = err("#cloud-config\n# users\n  - a\n  - b\n");
+        match &e {
+            ConfigError::NotMapping {
+                line,
+                column,
+                found,
+                ..
+            } => {
+                assert_eq!((*line, *column), (3, 3));
+                assert!(found.starts_with("sequence"));
+            }
+            e => panic!("{e}"),
+        }
+        assert!(e.to_string().contains("line 3 column 3"));
+        assert!(matches!(
+            err("#cloud-config\njust a string\n"),
+            ConfigError::NotMapping {
+                line: 2,
+                column: 1,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn not_cloud_config() {
+        assert!(matches!(
+            err("hostname: a\n"),
+            ConfigError::UnknownKind { hint: "", .. }
+        ));
+        assert!(err("#include http://x\n").to_string().contains("#include"));
+        assert!(err(" #cloud-config\na: 1\n")
+            .to_string()
+            .contains("first line"));
+        assert!(matches!(err(""), ConfigError::UnknownKind { .. }));
+        let mut big = b"#cloud-config\n".to_vec();
+        big.resize(MAX_CONFIG_BYTES + 1, b'#');
+        assert!(matches!(
+            validate_kind(&big, "x").unwrap_err(),
+            ConfigError::TooLarge { .. }
+        ));
+        let bin = b"#cloud-config\n\xff\xfe: 1\n";
+        assert!(matches!(
+            validate_kind(bin, "x").unwrap_err(),
+            ConfigError::NotText { offset: 14, .. }
+        ));
+    }
+
+    #[test]
+    fn errors_never_quote_the_config() {
+        let secret = "hunter2-secret";
+        let e = err(&format!("#cloud-config\npassword: \"{secret}\nother: 1\n"));
+        assert!(!e.to_string().contains(secret), "{e}");
+        let e = err(&format!("#cloud-config\n- {secret}\n"));
+        assert!(!e.to_string().contains(secret), "{e}");
+        let e = err(&format!("#cloud-config\n{{a: 1, {secret}: [}}\n"));
+        assert!(!e.to_string().contains(secret), "{e}");
+    }
+
+    #[test]
+    fn hostnames() {
+        assert!(valid_hostname("node-1.example.com"));
+        assert!(!valid_hostname("localhost"));
+        assert!(!valid_hostname("a b"));
+        assert!(!valid_hostname("x: y"));
+        assert!(!valid_hostname("10.0.0.1"));
+        assert!(!valid_hostname("-bad"));
+    }
 }

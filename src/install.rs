@@ -9,7 +9,7 @@ use crate::image::{self, decode, hash::Digesting, head, writer, Format};
 use crate::layout;
 use crate::machine::Machine;
 use crate::net::{self, NetOptions};
-use crate::plan::{self, ConfigPlan, ImagePlan, Plan};
+use crate::plan::{self, ConfigPlan, ImagePlan, Plan, SignaturePlan};
 use crate::report::{EventKind, Events, StageState};
 use crate::settings::{template, ImageKind, Settings};
 use anyhow::{anyhow, Context, Result};
@@ -86,6 +86,7 @@ pub fn preflight(s: &Settings, ev: &Events) -> Result<Plan, Failure> {
     // The disk.
     let target = disk::resolve(s.disk.as_deref(), s.disk_hint.as_deref(), needed).map_err(pf)?;
     ev.set_disk(&target.path.display().to_string());
+    refuse_read_only(&target).map_err(pf)?;
     if let Some(n) = needed {
         if n > target.size {
             return Err(pf(anyhow!(
@@ -109,6 +110,14 @@ pub fn preflight(s: &Settings, ev: &Events) -> Result<Plan, Failure> {
         Some(t) => Some(fetch_config(t, &machine, &o).map_err(pf)?),
         None => None,
     };
+
+    let signature = signature_plan(s, &location, &o).map_err(pf)?;
+    if let Some(sp) = &signature {
+        ev.info(format!(
+            "image signature {} by {} will be verified",
+            sp.source, sp.signer
+        ));
+    }
 
     // Safety last: the state of mounts may have changed while we fetched.
     disk::check_safe(&target).at(ExitCode::Refused, Stage::Preflight)?;
@@ -137,6 +146,7 @@ pub fn preflight(s: &Settings, ev: &Events) -> Result<Plan, Failure> {
         on_success: s.on_success,
         on_failure: s.on_failure,
         config_data: config,
+        signature,
     };
     for line in plan.summary() {
         ev.info(line);
@@ -146,6 +156,58 @@ pub fn preflight(s: &Settings, ev: &Events) -> Result<Plan, Failure> {
     });
     ev.stage(Stage::Preflight, StageState::End);
     Ok(plan)
+}
+
+/// A write-protected disk fails in preflight, not halfway through the wipe.
+fn refuse_read_only(t: &Target) -> Result<()> {
+    if t.kind == TargetKind::Block {
+        let f = std::fs::File::open(&t.dev_path)
+            .with_context(|| format!("cannot open {}", t.dev_path.display()))?;
+        if disk::ioctl::read_only(&f).unwrap_or(false) {
+            return Err(anyhow!(
+                "disk {} is read-only (write-protected, or a read-only loop device); choose another disk",
+                t.path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Fetch and parse the detached signature per the `signature` policy.
+fn signature_plan(s: &Settings, image: &str, o: &NetOptions) -> Result<Option<SignaturePlan>> {
+    use crate::image::signature as sig;
+    use crate::settings::SignaturePolicy;
+    if s.signature == SignaturePolicy::Off {
+        return Ok(None);
+    }
+    let source = s
+        .image_signature
+        .clone()
+        .unwrap_or_else(|| format!("{image}.sig"));
+    let keyring = s.keyring.as_deref().ok_or_else(|| {
+        anyhow!(
+            "signature={:?} needs keyring=PATH (armored public keys in the initrd)",
+            s.signature
+        )
+    })?;
+    let bytes = match net::fetch_small(&source, sig::MAX_SIGNATURE, o) {
+        Ok(b) => b,
+        Err(e) if s.signature == SignaturePolicy::IfPresent && is_not_found(&e) => return Ok(None),
+        Err(e) => return Err(e.context(format!("cannot fetch the image signature {source}"))),
+    };
+    let keys = sig::load_keyring(keyring)?;
+    let parsed = sig::parse_signature(&bytes, &source)?;
+    let expected = sig::expect(parsed, &keys, keyring)?;
+    Ok(Some(SignaturePlan {
+        source,
+        signer: expected.signer.clone(),
+        expected,
+    }))
+}
+
+fn is_not_found(e: &anyhow::Error) -> bool {
+    let t = format!("{e:#}");
+    t.contains("HTTP 404") || t.contains("No such file")
 }
 
 fn fetch_config(template_url: &str, m: &Machine, o: &NetOptions) -> Result<Config> {
@@ -231,6 +293,14 @@ fn write_image(s: &Settings, plan: &Plan, ev: &Events) -> Result<()> {
         Some(d) => Box::new(d.reader(counted)),
         None => counted,
     };
+    let verifier = plan
+        .signature
+        .as_ref()
+        .map(|sp| image::signature::Verifier::start(sp.expected.clone()));
+    let input: Box<dyn Read + Send> = match &verifier {
+        Some(v) => Box::new(v.reader(input)),
+        None => input,
+    };
     let (_, dec) = decode::decoder(input, s.threads)?;
     let (base, capacity) = match &plan.layout {
         Some(l) => (l.root_start, l.root_size),
@@ -258,6 +328,13 @@ fn write_image(s: &Settings, plan: &Plan, ev: &Events) -> Result<()> {
     if let Some(d) = &digest {
         d.verify(&plan.image.location)?;
         ev.info(format!("checksum of {} verified", plan.image.location));
+    }
+    if let Some(v) = verifier {
+        let signer = v.finish(&plan.image.location)?;
+        ev.info(format!(
+            "OpenPGP signature of {} verified (signer {signer})",
+            plan.image.location
+        ));
     }
     // The image is complete and verified: now the disk may point at it.
     writer::write_head(&f, base, &written.head, &what)?;

@@ -25,6 +25,16 @@ pub struct Plan {
     pub on_failure: FinishAction,
     #[serde(skip)]
     pub config_data: Option<Config>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<SignaturePlan>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SignaturePlan {
+    pub source: String,
+    pub signer: String,
+    #[serde(skip)]
+    pub expected: crate::image::signature::Expected,
 }
 
 #[derive(Debug, Serialize)]

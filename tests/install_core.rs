@@ -84,7 +84,7 @@ fn wrong_checksum_fails_after_write_and_leaves_no_partition_table() {
     let url = srv.file("/img.bz2", compress(&["bzip2", "-c"], &img));
     // An old partition table on the disk that must not survive either.
     let disk = Disk::new(32 * MIB as u64);
-    std::fs::write(&disk.path, &sample_disk_image(2 * MIB)).unwrap();
+    std::fs::write(&disk.path, sample_disk_image(2 * MIB)).unwrap();
     disk_len(&disk, 32 * MIB as u64);
     let bad = format!("sha256:{}", "00".repeat(32));
     let out = rdinstall(&[

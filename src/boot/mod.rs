@@ -1,12 +1,25 @@
 //! Bootloader: extlinux install, extlinux.conf, syslinux MBR code.
+//!
+//! For image_kind=rootfs (bootloader=auto or extlinux) the filesystem in partition 1 gets
+//! extlinux and a configuration with `root=UUID=` of that filesystem, the disk gets syslinux's
+//! `mbr.bin` (`gptmbr.bin` for GPT) in its first 440 bytes, and partition 1 is marked active.
+//! For image_kind=disk, `auto` leaves the image's own boot code alone; `extlinux` does the same
+//! on the image's boot partition, keeping the image's own `root=` unless it is a live one.
+
+pub mod conf;
+pub mod extlinux;
+pub mod locate;
+pub mod mount;
 
 use crate::cloudconfig::Config;
 use crate::disk::Target;
-use crate::layout::RootfsLayout;
+use crate::layout::{self, RootfsLayout, TableKind};
 use crate::machine::Machine;
 use crate::report::Events;
-use crate::settings::Settings;
-use anyhow::Result;
+use crate::settings::{Bootloader, ImageKind, PartitionTable, Settings};
+use anyhow::{bail, Context, Result};
+use std::fs::{File, OpenOptions};
+use std::path::Path;
 
 /// Everything the stages after the write need.
 pub struct PostInstall<'a> {
@@ -20,7 +33,124 @@ pub struct PostInstall<'a> {
     pub events: &'a Events,
 }
 
+/// True when the bootloader stage will install extlinux for these settings.
+pub fn uses_extlinux(s: &Settings) -> bool {
+    match s.bootloader {
+        Bootloader::None => false,
+        Bootloader::Extlinux => true,
+        Bootloader::Auto => s.image_kind == ImageKind::Rootfs,
+    }
+}
+
+/// Preflight (touches nothing): the extlinux binary and the boot code the bootloader stage
+/// will need are there.
+pub fn check(s: &Settings) -> Result<()> {
+    if !uses_extlinux(s) {
+        return Ok(());
+    }
+    if find_program(&s.extlinux).is_none() {
+        bail!(
+            "bootloader: extlinux binary {} not found (set extlinux=PATH, or bootloader=none)",
+            s.extlinux.display()
+        );
+    }
+    // For disk images the table kind is known only after the write: check both files then.
+    let gpt = match s.image_kind {
+        ImageKind::Rootfs => vec![s.partition_table == PartitionTable::Gpt],
+        ImageKind::Disk => vec![false, true],
+    };
+    for g in gpt {
+        extlinux::read_mbr_code(&extlinux::mbr_code_path(&s.syslinux_mbr_dir, g))?;
+    }
+    Ok(())
+}
+
+/// `name` as given when it has a slash, else looked up in PATH.
+fn find_program(name: &Path) -> Option<std::path::PathBuf> {
+    if name.components().count() > 1 {
+        return name.is_file().then(|| name.to_path_buf());
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
 /// Stage `bootloader`: install extlinux + MBR code where asked (bootloader=auto|extlinux|none).
-pub fn install(_p: &PostInstall) -> Result<()> {
+pub fn install(p: &PostInstall) -> Result<()> {
+    let s = p.settings;
+    let ev = p.events;
+    if !uses_extlinux(s) {
+        ev.info(match s.bootloader {
+            Bootloader::None => "bootloader=none: boot code and configuration left as they are",
+            _ => "bootloader=auto: the disk image keeps its own boot code",
+        });
+        return Ok(());
+    }
+    let disk = p.target.dev_path.as_path();
+    let table = {
+        let f = File::open(disk).with_context(|| format!("cannot open {}", disk.display()))?;
+        layout::read_table(&f)
+            .with_context(|| format!("reading the partition table of {}", disk.display()))?
+    };
+    let code = extlinux::read_mbr_code(&extlinux::mbr_code_path(
+        &s.syslinux_mbr_dir,
+        table.kind == TableKind::Gpt,
+    ))?;
+    let (part, policy) = match p.layout {
+        Some(l) => (locate::rootfs_partition(l), conf::RootPolicy::Replace),
+        None => (
+            locate::find_boot(disk, &table, ev)?.0,
+            conf::RootPolicy::KeepImages,
+        ),
+    };
+    ev.info(format!(
+        "bootloader: installing extlinux on partition {} of {}",
+        part.number,
+        disk.display()
+    ));
+    let m = mount::MountedFs::mount(disk, &part, false)?;
+    let root_uuid = if p.layout.is_some() || mount::has_root_layout(m.root()) {
+        m.info.uuid.clone()
+    } else {
+        // A separate /boot: the kernel's root is elsewhere on the disk.
+        locate::find_root(disk, &table, None, ev)?.1.uuid
+    };
+    let modules = extlinux::modules_dir_for(&s.syslinux_mbr_dir);
+    let done = extlinux::ExtlinuxJob {
+        root: m.root(),
+        root_uuid: &root_uuid,
+        policy,
+        extra_kargs: s.extra_kargs.as_deref(),
+        extlinux: &s.extlinux,
+        modules_dir: modules.as_deref(),
+        events: ev,
+    }
+    .run()?;
+    m.unmount()?;
+    ev.info(format!(
+        "bootloader: extlinux installed in /{} of partition {}",
+        done.dir.display(),
+        part.number
+    ));
+
+    extlinux::write_mbr_code(disk, &code)?;
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(disk)
+        .with_context(|| format!("cannot open {}", disk.display()))?;
+    layout::set_bootable(&f, &table, part.number)
+        .with_context(|| format!("marking partition {} bootable", part.number))?;
+    ev.info(format!(
+        "bootloader: syslinux {} written to {}, partition {} marked bootable",
+        if table.kind == TableKind::Gpt {
+            "gptmbr.bin"
+        } else {
+            "mbr.bin"
+        },
+        disk.display(),
+        part.number
+    ));
     Ok(())
 }

@@ -1,17 +1,127 @@
 //! `rdinstall disks` and `rdinstall wipe`.
 
-use crate::error::Failure;
+use super::hints::Hints;
+use super::select::{self, Verdict};
+use super::sysfs::{Roots, System};
+use super::target::human_size;
+use crate::error::{AtStage, ExitCode, Failure, Stage};
 use crate::report::Events;
+use anyhow::anyhow;
+use std::io::Write;
 use std::path::Path;
 
 /// Print block devices (text or JSON), marking the one `disk=auto` would choose.
-pub fn disks(_json: bool, _hint: Option<&str>) -> Result<(), Failure> {
-    Ok(())
+pub fn disks(json: bool, hint: Option<&str>) -> Result<(), Failure> {
+    let out = disks_report(&Roots::host(), json, hint)?;
+    let mut so = std::io::stdout().lock();
+    so.write_all(out.as_bytes())
+        .and_then(|_| so.flush())
+        .map_err(|e| Failure::preflight(anyhow!("cannot write to stdout: {e}")))
+}
+
+/// The text `rdinstall disks` prints, for any sysfs root.
+pub fn disks_report(roots: &Roots, json: bool, hint: Option<&str>) -> Result<String, Failure> {
+    let hints = hint
+        .map(Hints::parse)
+        .transpose()
+        .map_err(|m| Failure::usage(anyhow!(m)))?;
+    let sys = System::scan(roots).at(ExitCode::Preflight, Stage::Preflight)?;
+    let (verdicts, choice) = select::evaluate(&sys, None, hints.as_ref());
+    if json {
+        let v = serde_json::json!({
+            "devices": verdicts,
+            "auto": choice.as_ref().ok(),
+            "auto_error": choice.as_ref().err(),
+            "hint": hint,
+            "min_auto_size": select::MIN_AUTO_SIZE,
+        });
+        let mut s = serde_json::to_string_pretty(&v).map_err(|e| Failure::preflight(anyhow!(e)))?;
+        s.push('\n');
+        Ok(s)
+    } else {
+        Ok(table(&verdicts, &choice))
+    }
+}
+
+fn table(verdicts: &[Verdict], choice: &Result<String, String>) -> String {
+    let mut rows = vec![[
+        "".to_string(),
+        "NAME".into(),
+        "SIZE".into(),
+        "TRAN".into(),
+        "MODEL".into(),
+        "SERIAL".into(),
+        "BY-PATH".into(),
+        "STATUS".into(),
+    ]];
+    for v in verdicts {
+        let d = v.device;
+        let status = if v.chosen {
+            "disk=auto picks this".to_string()
+        } else if v.skipped.is_empty() {
+            "candidate".to_string()
+        } else {
+            format!(
+                "skipped: {}",
+                v.skipped
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        rows.push([
+            if v.chosen { "*".into() } else { "".into() },
+            d.name.clone(),
+            human_size(d.size),
+            d.transport.clone().unwrap_or_default(),
+            d.model.clone().unwrap_or_default(),
+            d.serial.clone().unwrap_or_default(),
+            d.by_path.first().cloned().unwrap_or_default(),
+            status,
+        ]);
+        for p in &d.partitions {
+            rows.push([
+                "".into(),
+                format!("└ {}", p.name),
+                human_size(p.size),
+                "".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+                if p.holders.is_empty() {
+                    "".into()
+                } else {
+                    format!("held by {}", p.holders.join(", "))
+                },
+            ]);
+        }
+    }
+    let mut width = [0usize; 8];
+    for r in &rows {
+        for (w, c) in width.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut s = String::new();
+    for r in &rows {
+        let line: Vec<String> = r
+            .iter()
+            .zip(width)
+            .map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count())))
+            .collect();
+        s.push_str(line.join(" ").trim_end());
+        s.push('\n');
+    }
+    match choice {
+        Ok(n) => s.push_str(&format!("\ndisk=auto: {n}\n")),
+        Err(e) => s.push_str(&format!("\ndisk=auto: none: {e}\n")),
+    }
+    s
 }
 
 /// Tear down holders and wipe signatures on one disk. Confirmation is the caller's job.
 pub fn wipe(path: &Path, discard: bool, ev: &Events) -> Result<(), Failure> {
-    use crate::error::{AtStage, ExitCode, Stage};
     let t = super::Target::inspect(path).at(ExitCode::Preflight, Stage::Preflight)?;
     super::check_safe(&t).at(ExitCode::Refused, Stage::Preflight)?;
     super::wipe(&t, discard, ev).at(ExitCode::AfterWrite, Stage::Wipe)?;

@@ -1,39 +1,77 @@
 //! Block devices: discovery from sysfs, selection by hints, safety checks, holder teardown,
 //! signature wipe, partition-table re-read.
+//!
+//! | module | job |
+//! | --- | --- |
+//! | `sysfs`, `mounts` | what the kernel says about block devices, mounts and swap |
+//! | `hints`, `select` | `disk_hint` parsing/matching and the `disk=auto` choice |
+//! | `safety` | refusing disks in use |
+//! | `holders`, `dm`, `md` | tearing down device-mapper and md holders, swapoff |
+//! | `signatures`, `parttable`, `wipe` | finding and erasing on-disk signatures |
+//! | `target`, `ioctl` | the chosen disk and the block ioctls on it |
 
 pub mod cli;
+pub mod dm;
+#[cfg(test)]
+mod fixture_tests;
 pub mod hints;
+pub mod holders;
 pub mod ioctl;
+pub mod md;
+pub mod mounts;
+pub mod parttable;
+pub mod safety;
+pub mod select;
+pub mod signatures;
+pub mod sysfs;
 pub mod target;
+pub mod wipe;
 
+pub use safety::check_safe;
+pub use sysfs::Roots;
 pub use target::{Target, TargetKind};
+pub use wipe::{wipe, WipeReport};
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use std::path::Path;
 
 /// Resolve `disk` (None = auto) and `disk_hint` into a target. `min_size` is the image's
 /// size when known. Errors here are preflight errors (exit 3).
-pub fn resolve(disk: Option<&Path>, _hint: Option<&str>, _min_size: Option<u64>) -> Result<Target> {
-    match disk {
-        Some(p) => Target::inspect(p),
-        None => anyhow::bail!("disk=auto is not implemented yet; give --disk PATH"),
+pub fn resolve(disk: Option<&Path>, hint: Option<&str>, min_size: Option<u64>) -> Result<Target> {
+    resolve_in(&Roots::host(), disk, hint, min_size)
+}
+
+/// `resolve` against an injected sysfs/dev root.
+pub fn resolve_in(
+    roots: &Roots,
+    disk: Option<&Path>,
+    hint: Option<&str>,
+    min_size: Option<u64>,
+) -> Result<Target> {
+    let t = match disk {
+        Some(p) => Target::inspect(p)?,
+        None => Target::inspect(&roots.dev_node(&choose_auto(roots, hint, min_size)?))?,
+    };
+    if let Some(min) = min_size {
+        if t.size < min {
+            bail!(
+                "target disk {} is {}, smaller than the image ({}); pick a larger disk",
+                t.path.display(),
+                target::human_size(t.size),
+                target::human_size(min)
+            );
+        }
     }
+    Ok(t)
 }
 
-/// Refuse (an `error::Refusal`, exit 5) a target that is mounted, active swap, or holds the
-/// running system.
-pub fn check_safe(_target: &Target) -> Result<()> {
-    Ok(())
-}
-
-/// What the wipe found and erased, for the log.
-#[derive(Debug, Default, serde::Serialize)]
-pub struct WipeReport {
-    pub erased: Vec<String>,
-}
-
-/// Tear down holders and erase all signatures on the target and its partitions.
-pub fn wipe(target: &Target, _discard: bool, _ev: &crate::report::Events) -> Result<WipeReport> {
-    let _ = target;
-    Ok(WipeReport::default())
+/// The kernel name of the disk `disk=auto` picks, or why none can be picked.
+pub fn choose_auto(roots: &Roots, hint: Option<&str>, min_size: Option<u64>) -> Result<String> {
+    let hints = hint
+        .map(hints::Hints::parse)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let sys = sysfs::System::scan(roots)?;
+    let (_, choice) = select::evaluate(&sys, min_size, hints.as_ref());
+    choice.map_err(anyhow::Error::msg)
 }

@@ -19,98 +19,144 @@ pub fn decoder(
     let out: Box<dyn Read + Send> = match format {
         Format::Raw => input,
         Format::Bzip2 => super::bzip2par::reader(input, threads),
-        Format::Gzip => Box::new(EndChecked::new(
-            flate2::bufread::MultiGzDecoder::new(BufReader::with_capacity(IN_BUF, input)),
-            "gzip",
-        )),
-        Format::Xz => Box::new(EndChecked::new(
-            liblzma::bufread::XzDecoder::new_multi_decoder(BufReader::with_capacity(IN_BUF, input)),
-            "xz",
-        )),
-        Format::Zstd => {
-            let d =
-                zstd::stream::read::Decoder::with_buffer(BufReader::with_capacity(IN_BUF, input))?;
-            Box::new(EndChecked::new(ZstdDec(d), "zstd"))
-        }
+        Format::Gzip | Format::Xz | Format::Zstd => Box::new(Members {
+            format,
+            state: State::Between(BufReader::with_capacity(IN_BUF, input)),
+            members: 0,
+        }),
     };
     Ok((format, out))
 }
 
-/// Access to the buffered compressed input under a decoder.
-pub trait Inner {
-    fn inner(&mut self) -> &mut dyn BufRead;
+type Input = BufReader<Box<dyn Read + Send>>;
+
+/// One compressed member (gzip member, xz stream, zstd frame) at a time, so that what follows
+/// a member is judged exactly: another member, format padding, the end, or garbage.
+enum State {
+    Between(Input),
+    Gzip(flate2::bufread::GzDecoder<Input>),
+    Xz(liblzma::bufread::XzDecoder<Input>),
+    Zstd(zstd::stream::read::Decoder<'static, Input>),
+    Done,
 }
 
-impl<R: BufRead> Inner for flate2::bufread::MultiGzDecoder<R> {
-    fn inner(&mut self) -> &mut dyn BufRead {
-        self.get_mut()
+struct Members {
+    format: Format,
+    state: State,
+    members: u64,
+}
+
+fn name(f: Format) -> &'static str {
+    match f {
+        Format::Gzip => "gzip",
+        Format::Xz => "xz",
+        Format::Zstd => "zstd",
+        Format::Bzip2 => "bzip2",
+        Format::Raw => "raw",
     }
 }
 
-impl<R: BufRead> Inner for liblzma::bufread::XzDecoder<R> {
-    fn inner(&mut self) -> &mut dyn BufRead {
-        self.get_mut()
-    }
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
 }
 
-struct ZstdDec<'a, R: BufRead>(zstd::stream::read::Decoder<'a, R>);
-
-impl<R: BufRead> Read for ZstdDec<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf)
-    }
-}
-
-impl<R: BufRead> Inner for ZstdDec<'_, R> {
-    fn inner(&mut self) -> &mut dyn BufRead {
-        self.0.get_mut()
-    }
-}
-
-/// Fails at the decoder's end unless the compressed input is exhausted as well.
-pub struct EndChecked<D> {
-    dec: D,
-    name: &'static str,
-    done: bool,
-}
-
-impl<D> EndChecked<D> {
-    pub fn new(dec: D, name: &'static str) -> Self {
-        EndChecked {
-            dec,
-            name,
-            done: false,
+impl Members {
+    /// At a member boundary: start the next member, or finish.
+    fn next(&mut self, mut input: Input) -> io::Result<()> {
+        let fmt = self.format;
+        if fmt == Format::Xz {
+            // xz stream padding: null bytes in multiples of four, between or after streams.
+            let mut zeros = 0u64;
+            loop {
+                let buf = input.fill_buf()?;
+                let n = buf.iter().take_while(|b| **b == 0).count();
+                if n == 0 {
+                    break;
+                }
+                zeros += n as u64;
+                input.consume(n);
+            }
+            if !zeros.is_multiple_of(4) {
+                return Err(invalid(format!(
+                    "{zeros} null bytes after xz stream {} are not valid stream padding (trailing garbage)",
+                    self.members
+                )));
+            }
         }
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            if self.members == 0 {
+                return Err(invalid(format!("the {} stream is empty", name(fmt))));
+            }
+            self.state = State::Done;
+            return Ok(());
+        }
+        let magic_ok = match fmt {
+            Format::Gzip => buf.starts_with(&[0x1f, 0x8b]),
+            Format::Xz => buf.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]),
+            // A zstd frame, or a skippable frame (0x184D2A50..5F).
+            Format::Zstd => {
+                buf.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+                    || (buf.len() >= 4 && buf[0] & 0xf0 == 0x50 && buf[1..4] == [0x2a, 0x4d, 0x18])
+            }
+            _ => false,
+        };
+        if !magic_ok {
+            return Err(invalid(format!(
+                "trailing garbage after the {} stream: {} or more bytes starting {:02x?}",
+                name(fmt),
+                buf.len(),
+                &buf[..buf.len().min(8)]
+            )));
+        }
+        self.members += 1;
+        self.state = match fmt {
+            Format::Gzip => State::Gzip(flate2::bufread::GzDecoder::new(input)),
+            Format::Xz => State::Xz(liblzma::bufread::XzDecoder::new(input)),
+            _ => {
+                let d = zstd::stream::read::Decoder::with_buffer(input)?.single_frame();
+                State::Zstd(d)
+            }
+        };
+        Ok(())
     }
 }
 
-impl<D: Read + Inner> Read for EndChecked<D> {
+impl Read for Members {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.done || buf.is_empty() {
+        if buf.is_empty() {
             return Ok(0);
         }
-        let n = self.dec.read(buf).map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{} stream is corrupt: {e}", self.name),
-            )
-        })?;
-        if n == 0 {
-            let rest = self.dec.inner().fill_buf()?;
-            if !rest.is_empty() {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "{} bytes of trailing garbage after the {} stream (starting {:02x?})",
-                        rest.len(),
-                        self.name,
-                        &rest[..rest.len().min(8)]
-                    ),
-                ));
+        loop {
+            let fmt = self.format;
+            let corrupt = |e: io::Error| {
+                let msg = if e.kind() == io::ErrorKind::UnexpectedEof {
+                    format!("the {} stream is truncated ({e})", name(fmt))
+                } else {
+                    format!("the {} stream is corrupt: {e}", name(fmt))
+                };
+                invalid(msg)
+            };
+            let n = match &mut self.state {
+                State::Done => return Ok(0),
+                State::Between(_) => 0,
+                State::Gzip(d) => d.read(buf).map_err(corrupt)?,
+                State::Xz(d) => d.read(buf).map_err(corrupt)?,
+                State::Zstd(d) => d.read(buf).map_err(corrupt)?,
+            };
+            if n > 0 {
+                return Ok(n);
             }
-            self.done = true;
+            // This member ended (its own trailer checked by the decoder): what follows?
+            let input = match std::mem::replace(&mut self.state, State::Done) {
+                State::Between(i) => i,
+                State::Gzip(d) => d.into_inner(),
+                State::Xz(d) => d.into_inner(),
+                State::Zstd(d) => d.finish(),
+                State::Done => return Ok(0),
+            };
+            self.next(input)?;
         }
-        Ok(n)
     }
 }
 

@@ -4,6 +4,7 @@ pub mod bzip2par;
 pub mod decode;
 pub mod hash;
 pub mod head;
+pub mod signature;
 pub mod sniff;
 pub mod source;
 pub mod writer;

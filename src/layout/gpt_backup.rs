@@ -56,6 +56,7 @@ mod tests {
         {
             let mut f = File::options()
                 .create(true)
+                .truncate(true)
                 .read(true)
                 .write(true)
                 .open(&img)

@@ -1,0 +1,37 @@
+#!/bin/sh
+# Demo: build rdinstall, make a small sample disk image, serve it over HTTP on 127.0.0.1 and
+# install it into a sparse disk file, then show the result.
+set -eu
+cd "$(dirname "$0")/.."
+./scripts/setup-debian.sh
+cargo build --release --target x86_64-unknown-linux-musl
+BIN=$PWD/target/x86_64-unknown-linux-musl/release/rdinstall
+WORK=$(mktemp -d /tmp/rdinstall-demo.XXXXXX)
+HTTP_PID=""
+cleanup() { [ -n "$HTTP_PID" ] && kill "$HTTP_PID" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT INT TERM
+
+echo "== making a sample 64 MiB disk image (MBR + ext4 partition) in $WORK"
+truncate -s 64M "$WORK/sample.img"
+printf 'label: dos\nstart=2048, type=83, bootable\n' | sfdisk -q "$WORK/sample.img"
+mkdir -p "$WORK/root/etc" "$WORK/root/boot"
+echo "rdinstall demo" > "$WORK/root/etc/motd"
+truncate -s 63M "$WORK/part.ext4"
+mkfs.ext4 -q -F -d "$WORK/root" "$WORK/part.ext4"
+dd if="$WORK/part.ext4" of="$WORK/sample.img" bs=1M seek=1 conv=notrunc status=none
+bzip2 -k -9 "$WORK/sample.img"
+SUM=$(sha256sum "$WORK/sample.img.bz2" | cut -d' ' -f1)
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+(cd "$WORK" && exec python3 -m http.server "$PORT" --bind 127.0.0.1 >/dev/null 2>&1) &
+HTTP_PID=$!
+sleep 1
+
+echo "== installing http://127.0.0.1:$PORT/sample.img.bz2 into a 1 GiB sparse disk file"
+truncate -s 1G "$WORK/disk.img"
+"$BIN" install --image "http://127.0.0.1:$PORT/sample.img.bz2" --image-checksum "sha256:$SUM" \
+    --disk "$WORK/disk.img" --yes --progress plain
+
+echo "== result"
+sfdisk -l "$WORK/disk.img"
+cmp -n "$(stat -c %s "$WORK/sample.img")" "$WORK/sample.img" "$WORK/disk.img" && echo "disk holds the image byte for byte"

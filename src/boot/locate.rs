@@ -1,0 +1,130 @@
+//! Finding the partitions of the installed system: its root filesystem (for the cloud-config
+//! and `root=UUID=`) and, for disk images, the partition that carries the bootloader.
+
+use super::conf;
+use super::mount::{has_root_layout, probe_partition, MountedFs};
+use crate::fsprobe::FsInfo;
+use crate::layout::{Partition, RootfsLayout, Table};
+use crate::report::Events;
+use anyhow::{bail, Result};
+use std::path::Path;
+
+/// Partition 1 of the layout rdinstall wrote.
+pub fn rootfs_partition(l: &RootfsLayout) -> Partition {
+    Partition {
+        number: 1,
+        start: l.root_start,
+        size: l.root_size,
+        bootable: true,
+        name: None,
+    }
+}
+
+/// Look into each partition with a known filesystem (mounted read-only) and return the first
+/// for which `test` holds.
+fn first_where(
+    disk: &Path,
+    parts: &[&Partition],
+    events: &Events,
+    test: impl Fn(&Path) -> bool,
+) -> Option<(Partition, FsInfo)> {
+    for p in parts {
+        match probe_partition(disk, p) {
+            Ok(Some(_)) => {}
+            _ => continue,
+        }
+        match MountedFs::mount(disk, p, true) {
+            Ok(m) => {
+                if test(m.root()) {
+                    return Some(((*p).clone(), m.info.clone()));
+                }
+            }
+            Err(e) => events.warn(format!(
+                "cannot look into partition {} of {}: {e:#}",
+                p.number,
+                disk.display()
+            )),
+        }
+    }
+    None
+}
+
+/// The installed root filesystem of a disk image: `config_partition` when given, else the
+/// first partition with `/etc` and `/usr` or `/var`, else one labelled `ROOT` (CoreOS and
+/// Flatcar ship their ROOT filesystem nearly empty and fill it on first boot).
+pub fn find_root(
+    disk: &Path,
+    table: &Table,
+    config_partition: Option<u32>,
+    events: &Events,
+) -> Result<(Partition, FsInfo)> {
+    if let Some(n) = config_partition {
+        let Some(p) = table.partitions.iter().find(|p| p.number == n) else {
+            bail!(
+                "config_partition={n}, but {} has no partition {n} (it has {})",
+                disk.display(),
+                numbers(table)
+            );
+        };
+        let Some(info) = probe_partition(disk, p)? else {
+            bail!(
+                "config_partition={n}: partition {n} of {} holds no filesystem rdinstall can \
+                 write (ext2/3/4, xfs, btrfs, vfat)",
+                disk.display()
+            );
+        };
+        return Ok((p.clone(), info));
+    }
+    let all: Vec<&Partition> = table.partitions.iter().collect();
+    if let Some(found) = first_where(disk, &all, events, has_root_layout) {
+        return Ok(found);
+    }
+    for p in &table.partitions {
+        if let Ok(Some(info)) = probe_partition(disk, p) {
+            let named_root = |s: Option<&str>| s.is_some_and(|s| s.eq_ignore_ascii_case("ROOT"));
+            if named_root(info.label.as_deref()) || named_root(p.name.as_deref()) {
+                return Ok((p.clone(), info));
+            }
+        }
+    }
+    bail!(
+        "found no installed root filesystem on {} (no partition among {} has /etc and /usr or \
+         /var, or the label ROOT); set config_partition to the partition number",
+        disk.display(),
+        numbers(table)
+    )
+}
+
+/// The partition of a disk image that carries a syslinux configuration or a kernel:
+/// bootable-flagged ones first.
+pub fn find_boot(disk: &Path, table: &Table, events: &Events) -> Result<(Partition, FsInfo)> {
+    let mut order: Vec<&Partition> = table.partitions.iter().filter(|p| p.bootable).collect();
+    order.extend(table.partitions.iter().filter(|p| !p.bootable));
+    let bootable = |root: &Path| {
+        conf::CONFIG_CANDIDATES
+            .iter()
+            .any(|c| root.join(c).is_file())
+            || conf::find_kernel(&root.join("boot")).is_some()
+            || conf::find_kernel(root).is_some()
+    };
+    match first_where(disk, &order, events, bootable) {
+        Some(found) => Ok(found),
+        None => bail!(
+            "bootloader=extlinux: no partition of {} (among {}) holds a syslinux configuration \
+             or a kernel",
+            disk.display(),
+            numbers(table)
+        ),
+    }
+}
+
+fn numbers(t: &Table) -> String {
+    if t.partitions.is_empty() {
+        return "none".into();
+    }
+    t.partitions
+        .iter()
+        .map(|p| p.number.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

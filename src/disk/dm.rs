@@ -1,0 +1,200 @@
+//! Device-mapper through its ioctls on `/dev/mapper/control` (no `dmsetup`, no `lvm`).
+//!
+//! Layout of `struct dm_ioctl` from <linux/dm-ioctl.h> (interface version 4):
+//!
+//! | offset | field |
+//! | --- | --- |
+//! | 0 | `__u32 version[3]` — what we speak; the kernel answers with its own |
+//! | 12 | `__u32 data_size` — bytes of the whole buffer, this struct included |
+//! | 16 | `__u32 data_start` — where the payload starts (after this struct) |
+//! | 20 | `__u32 target_count` |
+//! | 24 | `__s32 open_count` (out) |
+//! | 28 | `__u32 flags` |
+//! | 32 | `__u32 event_nr` (udev cookie on input for remove) |
+//! | 36 | `__u32 padding` |
+//! | 40 | `__u64 dev` |
+//! | 48 | `char name[128]` |
+//! | 176 | `char uuid[129]` |
+//! | 305 | `char data[7]` |
+//!
+//! sizeof = 312. Every command is `_IOWR(0xfd, CMD, struct dm_ioctl)`; DM_DEV_REMOVE is
+//! command 4. The kernel rejects a major version other than 4 and a minor newer than its
+//! own, so we send 4.0.0.
+
+use anyhow::{bail, Context, Result};
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+pub const DM_NAME_LEN: usize = 128;
+pub const DM_UUID_LEN: usize = 129;
+pub const DM_IOCTL: u8 = 0xfd;
+pub const DM_VERSION_CMD: u8 = 0;
+pub const DM_DEV_REMOVE_CMD: u8 = 4;
+pub const DM_DEV_STATUS_CMD: u8 = 7;
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct DmIoctl {
+    pub version: [u32; 3],
+    pub data_size: u32,
+    pub data_start: u32,
+    pub target_count: u32,
+    pub open_count: i32,
+    pub flags: u32,
+    pub event_nr: u32,
+    pub padding: u32,
+    pub dev: u64,
+    pub name: [u8; DM_NAME_LEN],
+    pub uuid: [u8; DM_UUID_LEN],
+    pub data: [u8; 7],
+}
+
+impl DmIoctl {
+    /// A request for the device called `name` (a `/dev/mapper/` name, e.g. `vg0-root`).
+    pub fn for_name(name: &str) -> Result<DmIoctl> {
+        if name.is_empty() || name.len() >= DM_NAME_LEN || name.contains('/') {
+            bail!("invalid device-mapper name {name:?}");
+        }
+        let mut io = DmIoctl {
+            version: [4, 0, 0],
+            data_size: std::mem::size_of::<DmIoctl>() as u32,
+            data_start: std::mem::size_of::<DmIoctl>() as u32,
+            target_count: 0,
+            open_count: 0,
+            flags: 0,
+            event_nr: 0,
+            padding: 0,
+            dev: 0,
+            name: [0; DM_NAME_LEN],
+            uuid: [0; DM_UUID_LEN],
+            data: [0; 7],
+        };
+        io.name[..name.len()].copy_from_slice(name.as_bytes());
+        Ok(io)
+    }
+}
+
+/// The request numbers, public so tests can compare them with the C headers.
+#[allow(clippy::unnecessary_cast)] // c_ulong on glibc, c_int on musl
+pub const DM_DEV_REMOVE: u64 =
+    nix::request_code_readwrite!(DM_IOCTL, DM_DEV_REMOVE_CMD, std::mem::size_of::<DmIoctl>())
+        as u64;
+#[allow(clippy::unnecessary_cast)] // c_ulong on glibc, c_int on musl
+pub const DM_DEV_STATUS: u64 =
+    nix::request_code_readwrite!(DM_IOCTL, DM_DEV_STATUS_CMD, std::mem::size_of::<DmIoctl>())
+        as u64;
+
+nix::ioctl_readwrite!(dm_dev_remove, DM_IOCTL, DM_DEV_REMOVE_CMD, DmIoctl);
+nix::ioctl_readwrite!(dm_dev_status, DM_IOCTL, DM_DEV_STATUS_CMD, DmIoctl);
+
+/// The control node; created by devtmpfs when dm-mod is loaded.
+pub const CONTROL: &str = "/dev/mapper/control";
+
+fn open_control() -> Result<File> {
+    // A /dev without udev may lack the node although dm-mod is loaded: make it from the
+    // misc device's number, as `dmsetup mknodes` would.
+    if !Path::new(CONTROL).exists() {
+        if let Ok(dev) = std::fs::read_to_string("/sys/class/misc/device-mapper/dev") {
+            let _ = std::fs::create_dir_all("/dev/mapper");
+            let _ = super::holders::mknod_char_or_block(Path::new(CONTROL), dev.trim(), false);
+        }
+    }
+    File::open(CONTROL).with_context(|| {
+        format!(
+            "cannot open {CONTROL} to remove device-mapper devices (is dm-mod loaded and devtmpfs mounted on /dev?)"
+        )
+    })
+}
+
+/// How many openers a mapped device has (its holders, mounts, processes).
+pub fn open_count(name: &str) -> Result<i32> {
+    let ctl = open_control()?;
+    let mut io = DmIoctl::for_name(name)?;
+    unsafe { dm_dev_status(ctl.as_raw_fd(), &mut io) }
+        .with_context(|| format!("device-mapper status of {name} failed"))?;
+    Ok(io.open_count)
+}
+
+/// DM_DEV_REMOVE `name`; retried briefly while it is busy (udev probing it right after a
+/// change holds it open for a moment).
+pub fn remove(name: &str) -> Result<()> {
+    let ctl = open_control()?;
+    let mut last = nix::errno::Errno::EBUSY;
+    for attempt in 0..8 {
+        let mut io = DmIoctl::for_name(name)?;
+        match unsafe { dm_dev_remove(ctl.as_raw_fd(), &mut io) } {
+            Ok(_) => return Ok(()),
+            // Already gone (removed by someone else between scan and now).
+            Err(nix::errno::Errno::ENXIO) => return Ok(()),
+            Err(e @ nix::errno::Errno::EBUSY) => {
+                last = e;
+                std::thread::sleep(std::time::Duration::from_millis(50 << attempt.min(4)));
+            }
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("removing device-mapper device {name} failed"))
+            }
+        }
+    }
+    let opens = open_count(name)
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into());
+    Err(last).with_context(|| {
+        format!(
+            "device-mapper device {name} is busy (open count {opens}): something still uses it (a mount, swap or a process); stop that first"
+        )
+    })
+}
+
+/// The mapped name of `dm-N` from sysfs (`/sys/block/dm-N/dm/name`).
+pub fn name_of(sys: &Path, kernel_name: &str) -> Result<String> {
+    let p = sys.join("block").join(kernel_name).join("dm/name");
+    Ok(std::fs::read_to_string(&p)
+        .with_context(|| format!("cannot read {}", p.display()))?
+        .trim()
+        .to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::{offset_of, size_of};
+
+    #[test]
+    fn struct_layout_matches_linux_dm_ioctl_h() {
+        assert_eq!(size_of::<DmIoctl>(), 312);
+        assert_eq!(offset_of!(DmIoctl, data_size), 12);
+        assert_eq!(offset_of!(DmIoctl, data_start), 16);
+        assert_eq!(offset_of!(DmIoctl, open_count), 24);
+        assert_eq!(offset_of!(DmIoctl, flags), 28);
+        assert_eq!(offset_of!(DmIoctl, event_nr), 32);
+        assert_eq!(offset_of!(DmIoctl, dev), 40);
+        assert_eq!(offset_of!(DmIoctl, name), 48);
+        assert_eq!(offset_of!(DmIoctl, uuid), 176);
+        assert_eq!(offset_of!(DmIoctl, data), 305);
+    }
+
+    #[test]
+    fn request_numbers() {
+        // _IOWR(0xfd, 4, struct dm_ioctl): dir 3 << 30 | size 312 << 16 | 0xfd << 8 | 4
+        assert_eq!(
+            nix::request_code_readwrite!(DM_IOCTL, DM_DEV_REMOVE_CMD, size_of::<DmIoctl>()),
+            0xc138_fd04
+        );
+        assert_eq!(
+            nix::request_code_readwrite!(DM_IOCTL, DM_DEV_STATUS_CMD, size_of::<DmIoctl>()),
+            0xc138_fd07
+        );
+    }
+
+    #[test]
+    fn name_is_nul_terminated_and_checked() {
+        let io = DmIoctl::for_name("vg0-root").unwrap();
+        assert_eq!(&io.name[..9], b"vg0-root\0");
+        assert_eq!(io.version, [4, 0, 0]);
+        assert_eq!(io.data_size, 312);
+        assert!(DmIoctl::for_name(&"x".repeat(128)).is_err());
+        assert!(DmIoctl::for_name("a/b").is_err());
+    }
+}

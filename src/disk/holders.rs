@@ -1,0 +1,101 @@
+//! Tearing down what sits on a disk, top of the stack first: swap is turned off, then
+//! device-mapper devices (LVM logical volumes, crypt mappings) are removed and md arrays
+//! stopped, through their ioctls (`dm`, `md`). Mounted holders are never touched: the
+//! safety check refuses those disks before we get here.
+
+use super::sysfs::System;
+use crate::report::Events;
+use anyhow::{bail, Context, Result};
+use std::ffi::CString;
+
+/// swapoff(2) on a device or file path.
+pub fn swapoff(path: &str) -> Result<()> {
+    let c = CString::new(path).context("swap path contains a NUL byte")?;
+    if unsafe { libc::swapoff(c.as_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("swapoff {path} failed"));
+    }
+    Ok(())
+}
+
+/// Create a device node at `path` for `dev` (`major:minor`): a block device when `block`,
+/// else a character device.
+pub fn mknod_char_or_block(path: &std::path::Path, dev: &str, block: bool) -> Result<()> {
+    use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+    let (maj, min) = dev
+        .split_once(':')
+        .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)))
+        .with_context(|| format!("bad device number {dev:?}"))?;
+    let kind = if block {
+        SFlag::S_IFBLK
+    } else {
+        SFlag::S_IFCHR
+    };
+    mknod(
+        path,
+        kind,
+        Mode::from_bits_truncate(0o600),
+        makedev(maj, min),
+    )
+    .with_context(|| format!("mknod {} ({dev}) failed", path.display()))?;
+    Ok(())
+}
+
+/// Turn off swap on `name`'s closure, then remove its holders. Returns what was done, one
+/// line each, for the wipe report.
+pub fn teardown(sys: &System, name: &str, ev: &Events) -> Result<Vec<String>> {
+    let mut done = Vec::new();
+    for s in sys.usage(name).swap {
+        ev.info(format!("wipe: turning off swap on {s}"));
+        swapoff(&s)
+            .with_context(|| format!("cannot turn off swap on {s}, which lives on {name}"))?;
+        done.push(format!("swapoff {s}"));
+    }
+    for h in sys.holders_top_down(name) {
+        let usage = sys.usage(&h);
+        if !usage.mounts.is_empty() {
+            bail!(
+                "{h} (on {name}) is mounted on {}: unmount it first",
+                usage.mounts.join(", ")
+            );
+        }
+        if h.starts_with("dm-") {
+            let dm_name = super::dm::name_of(&sys.roots().sys, &h)?;
+            ev.info(format!(
+                "wipe: removing device-mapper device {dm_name} ({h})"
+            ));
+            super::dm::remove(&dm_name)?;
+            done.push(format!("removed device-mapper device {dm_name} ({h})"));
+        } else if h.starts_with("md") {
+            let node = sys.roots().dev_node(&h);
+            if !node.exists() {
+                // No devtmpfs/udev node (a minimal /dev): make one from sysfs' numbers.
+                if let Some(dev) = sys.device(&h).map(|d| d.dev.clone()) {
+                    mknod_char_or_block(&node, &dev, true).with_context(|| {
+                        format!("{} is missing and cannot be created", node.display())
+                    })?;
+                }
+            }
+            ev.info(format!("wipe: stopping md array {}", node.display()));
+            super::md::stop(&node)?;
+            done.push(format!("stopped md array {h}"));
+        } else {
+            bail!(
+                "{name} is held by {h}, which rdinstall cannot tear down (only device-mapper and md); release it by hand"
+            );
+        }
+    }
+    Ok(done)
+}
+
+/// After teardown: nothing may hold the disk any more.
+pub fn verify_free(sys: &System, name: &str) -> Result<()> {
+    let left = sys.holders_top_down(name);
+    if !left.is_empty() {
+        bail!(
+            "{name} is still held by {} after teardown; release them and retry",
+            left.join(", ")
+        );
+    }
+    Ok(())
+}

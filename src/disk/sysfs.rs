@@ -1,0 +1,577 @@
+//! Block devices as sysfs describes them: whole disks under `/sys/block`, their partitions,
+//! holders (device-mapper, md), `/dev/disk/by-id` and `by-path` links, and what of it is
+//! mounted or used as swap. Nothing here parses tool output or writes anything.
+//!
+//! The roots are injectable (`Roots`) so tests run against fixture trees in
+//! `tests/fixtures/sysfs/`.
+
+use super::mounts::{self, Mount};
+use anyhow::{Context, Result};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Where to read the system's view from.
+#[derive(Debug, Clone)]
+pub struct Roots {
+    /// `/sys`
+    pub sys: PathBuf,
+    /// `/dev`
+    pub dev: PathBuf,
+    /// `/proc/self/mountinfo`
+    pub mountinfo: PathBuf,
+    /// `/proc/swaps`
+    pub swaps: PathBuf,
+}
+
+impl Roots {
+    pub fn host() -> Roots {
+        Roots {
+            sys: "/sys".into(),
+            dev: "/dev".into(),
+            mountinfo: "/proc/self/mountinfo".into(),
+            swaps: "/proc/swaps".into(),
+        }
+    }
+
+    /// A fixture tree with `sys/`, `dev/`, `proc/self/mountinfo` and `proc/swaps` inside.
+    pub fn under(dir: &Path) -> Roots {
+        Roots {
+            sys: dir.join("sys"),
+            dev: dir.join("dev"),
+            mountinfo: dir.join("proc/self/mountinfo"),
+            swaps: dir.join("proc/swaps"),
+        }
+    }
+
+    /// The device node of a kernel name (`sda` → `/dev/sda`).
+    pub fn dev_node(&self, name: &str) -> PathBuf {
+        self.dev.join(name)
+    }
+}
+
+/// What kind of block device a `/sys/block` entry is; only `Disk` is a candidate for auto.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceKind {
+    Disk,
+    Loop,
+    Ram,
+    Zram,
+    Dm,
+    Md,
+    Nbd,
+    /// CD/DVD drives (`sr*`).
+    Optical,
+}
+
+impl DeviceKind {
+    fn of(name: &str) -> DeviceKind {
+        let p = |s: &str| name.starts_with(s);
+        if p("loop") {
+            DeviceKind::Loop
+        } else if p("zram") {
+            DeviceKind::Zram
+        } else if p("ram") {
+            DeviceKind::Ram
+        } else if p("dm-") {
+            DeviceKind::Dm
+        } else if p("md") {
+            DeviceKind::Md
+        } else if p("nbd") {
+            DeviceKind::Nbd
+        } else if p("sr") {
+            DeviceKind::Optical
+        } else {
+            DeviceKind::Disk
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Partition {
+    pub name: String,
+    /// `major:minor`
+    pub dev: String,
+    pub number: Option<u32>,
+    /// Byte offset within the disk.
+    pub start: u64,
+    pub size: u64,
+    pub holders: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BlockDevice {
+    pub name: String,
+    pub path: PathBuf,
+    /// `major:minor`
+    pub dev: String,
+    pub kind: DeviceKind,
+    pub size: u64,
+    pub logical_sector: u32,
+    pub physical_sector: u32,
+    pub model: Option<String>,
+    pub vendor: Option<String>,
+    pub serial: Option<String>,
+    pub wwn: Option<String>,
+    pub rotational: bool,
+    pub removable: bool,
+    pub ro: bool,
+    /// SCSI host:channel:target:lun.
+    pub hctl: Option<String>,
+    pub by_id: Vec<String>,
+    pub by_path: Vec<String>,
+    /// sata, scsi, nvme, virtio, usb, mmc, xen, virtual, …
+    pub transport: Option<String>,
+    /// Direct holders of the disk and of its partitions (`dm-0`, `md127`).
+    pub holders: Vec<String>,
+    pub partitions: Vec<Partition>,
+    /// Mount points of the disk, its partitions and (recursively) its holders.
+    pub mounts: Vec<String>,
+    /// Active swap on the disk, its partitions or holders (device paths as /proc/swaps says).
+    pub swap: Vec<String>,
+    /// True when the running system's `/` lives on this disk (directly or through holders).
+    pub holds_root: bool,
+    /// For loop devices: the file behind it, with its offset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loop_backing: Option<LoopBacking>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LoopBacking {
+    pub file: String,
+    pub offset: u64,
+}
+
+/// One node of the holder graph: any device under /sys/block or a partition of one.
+#[derive(Debug, Clone, Default)]
+struct Node {
+    dev: String,
+    holders: Vec<String>,
+    /// For top-level devices: their partitions' names.
+    parts: Vec<String>,
+}
+
+/// The whole picture: every /sys/block device plus the holder graph and mounts.
+#[derive(Debug, Clone)]
+pub struct System {
+    pub devices: Vec<BlockDevice>,
+    nodes: BTreeMap<String, Node>,
+    pub mounts: Vec<Mount>,
+    pub swaps: Vec<String>,
+    /// Names of the devices the running system's `/` sits on (before walking slaves).
+    root_dev: Option<String>,
+    /// `/dev/mapper/NAME` → `dm-N`.
+    dm_names: BTreeMap<String, String>,
+    roots: Roots,
+}
+
+fn read_attr(p: &Path) -> Option<String> {
+    std::fs::read_to_string(p)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+fn read_u64(p: &Path) -> Option<u64> {
+    read_attr(p)?.parse().ok()
+}
+
+fn list_dir(p: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(p)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().to_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// `/dev/disk/by-*/LINK` → name of the device it points at (`../../sda` → `sda`).
+fn link_index(dir: &Path) -> BTreeMap<String, Vec<String>> {
+    let mut idx: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for link in list_dir(dir) {
+        if let Ok(t) = std::fs::read_link(dir.join(&link)) {
+            if let Some(n) = t.file_name().and_then(|n| n.to_str()) {
+                idx.entry(n.to_string()).or_default().push(link);
+            }
+        }
+    }
+    idx
+}
+
+/// SCSI/SATA disks have no `serial` attribute; the unit serial number is VPD page 0x80:
+/// a 4-byte header whose byte 3 is the length, then the (blank-padded) serial.
+fn vpd_serial(p: &Path) -> Option<String> {
+    let b = std::fs::read(p).ok()?;
+    let len = usize::from(*b.get(3)?);
+    let s = String::from_utf8_lossy(b.get(4..4 + len)?)
+        .trim()
+        .to_string();
+    (!s.is_empty()).then_some(s)
+}
+
+/// Transport from the device's path in the sysfs device tree.
+fn transport_of(real: &Path) -> Option<String> {
+    let s = real.to_string_lossy();
+    let t = if s.contains("/usb") {
+        "usb"
+    } else if s.contains("/nvme") {
+        "nvme"
+    } else if s.contains("/virtio") {
+        "virtio"
+    } else if s.contains("/ata") {
+        "sata"
+    } else if s.contains("/mmc_host") || s.contains("/mmc") {
+        "mmc"
+    } else if s.contains("/vbd-") || s.contains("/xen") {
+        "xen"
+    } else if s.contains("/host") && s.contains("/target") {
+        "scsi"
+    } else if s.contains("/virtual/") {
+        "virtual"
+    } else {
+        return None;
+    };
+    Some(t.to_string())
+}
+
+/// The last path component that looks like `H:C:T:L`.
+fn hctl_of(real: &Path) -> Option<String> {
+    real.components()
+        .rev()
+        .filter_map(|c| c.as_os_str().to_str())
+        .find(|c| {
+            let p: Vec<&str> = c.split(':').collect();
+            p.len() == 4
+                && p.iter()
+                    .all(|x| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .map(String::from)
+}
+
+impl System {
+    /// Read everything from `roots`. Only a missing `/sys/block` is an error.
+    pub fn scan(roots: &Roots) -> Result<System> {
+        let block = roots.sys.join("block");
+        let names = list_dir(&block);
+        if names.is_empty() && !block.is_dir() {
+            anyhow::bail!(
+                "cannot list block devices: {} is missing (is sysfs mounted?)",
+                block.display()
+            );
+        }
+        let by_id = link_index(&roots.dev.join("disk/by-id"));
+        let by_path = link_index(&roots.dev.join("disk/by-path"));
+        let (mounts, swaps) = mounts::read(&roots.mountinfo, &roots.swaps);
+
+        let mut nodes = BTreeMap::new();
+        let mut devices = Vec::new();
+        let mut dm_names = BTreeMap::new();
+        for name in &names {
+            let d = block.join(name);
+            let real = std::fs::canonicalize(&d).unwrap_or_else(|_| d.clone());
+            let attr = |rel: &str| read_attr(&d.join(rel));
+            let mut partitions = Vec::new();
+            for sub in list_dir(&d) {
+                let pd = d.join(&sub);
+                if !pd.join("partition").exists() {
+                    continue;
+                }
+                let holders = list_dir(&pd.join("holders"));
+                let dev = read_attr(&pd.join("dev")).unwrap_or_default();
+                nodes.insert(
+                    sub.clone(),
+                    Node {
+                        dev: dev.clone(),
+                        holders: holders.clone(),
+                        parts: vec![],
+                    },
+                );
+                partitions.push(Partition {
+                    number: read_attr(&pd.join("partition")).and_then(|s| s.parse().ok()),
+                    start: read_u64(&pd.join("start")).unwrap_or(0) * 512,
+                    size: read_u64(&pd.join("size")).unwrap_or(0) * 512,
+                    name: sub,
+                    dev,
+                    holders,
+                });
+            }
+            partitions.sort_by_key(|p| (p.number.unwrap_or(u32::MAX), p.name.clone()));
+            let dev = attr("dev").unwrap_or_default();
+            let holders_direct = list_dir(&d.join("holders"));
+            let mut holders: Vec<String> = holders_direct.clone();
+            for p in &partitions {
+                holders.extend(p.holders.iter().cloned());
+            }
+            holders.sort();
+            holders.dedup();
+            nodes.insert(
+                name.clone(),
+                Node {
+                    dev: dev.clone(),
+                    holders: holders_direct,
+                    parts: partitions.iter().map(|p| p.name.clone()).collect(),
+                },
+            );
+            if let Some(dm) = attr("dm/name") {
+                dm_names.insert(dm, name.clone());
+            }
+            let kind = DeviceKind::of(name);
+            let loop_backing = attr("loop/backing_file").map(|file| LoopBacking {
+                file,
+                offset: attr("loop/offset")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0),
+            });
+            devices.push(BlockDevice {
+                path: roots.dev_node(name),
+                dev,
+                kind,
+                size: read_u64(&d.join("size")).unwrap_or(0) * 512,
+                logical_sector: attr("queue/logical_block_size")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(512),
+                physical_sector: attr("queue/physical_block_size")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(512),
+                model: attr("device/model"),
+                vendor: attr("device/vendor"),
+                serial: attr("device/serial")
+                    .or_else(|| attr("serial"))
+                    .or_else(|| vpd_serial(&d.join("device/vpd_pg80"))),
+                wwn: attr("wwid")
+                    .or_else(|| attr("device/wwid"))
+                    .or_else(|| attr("device/wwn")),
+                rotational: attr("queue/rotational").as_deref() == Some("1"),
+                removable: attr("removable").as_deref() == Some("1"),
+                ro: attr("ro").as_deref() == Some("1"),
+                hctl: if kind == DeviceKind::Disk || kind == DeviceKind::Optical {
+                    hctl_of(&real)
+                } else {
+                    None
+                },
+                by_id: by_id.get(name).cloned().unwrap_or_default(),
+                by_path: by_path.get(name).cloned().unwrap_or_default(),
+                transport: transport_of(&real),
+                holders,
+                partitions,
+                mounts: vec![],
+                swap: vec![],
+                holds_root: false,
+                loop_backing,
+                name: name.clone(),
+            });
+        }
+
+        let mut sys = System {
+            devices,
+            nodes,
+            root_dev: None,
+            mounts,
+            swaps,
+            dm_names,
+            roots: roots.clone(),
+        };
+        sys.root_dev = mounts::root_mount(&sys.mounts).and_then(|m| sys.node_of_mount(m));
+        let usage: Vec<_> = sys
+            .devices
+            .iter()
+            .map(|d| {
+                let u = sys.usage(&d.name);
+                (u.mounts, u.swap, u.holds_root)
+            })
+            .collect();
+        for (d, (m, s, r)) in sys.devices.iter_mut().zip(usage) {
+            d.mounts = m;
+            d.swap = s;
+            d.holds_root = r;
+        }
+        Ok(sys)
+    }
+
+    pub fn roots(&self) -> &Roots {
+        &self.roots
+    }
+
+    pub fn device(&self, name: &str) -> Option<&BlockDevice> {
+        self.devices.iter().find(|d| d.name == name)
+    }
+
+    /// The /sys/block device or partition with this `major:minor`.
+    pub fn name_of_dev(&self, dev: &str) -> Option<&str> {
+        self.nodes
+            .iter()
+            .find(|(_, n)| n.dev == dev)
+            .map(|(k, _)| k.as_str())
+    }
+
+    /// Map a mount (or swap) source to a node name: by `major:minor` first, then by path.
+    fn node_of_mount(&self, m: &Mount) -> Option<String> {
+        self.name_of_dev(&m.dev)
+            .map(String::from)
+            .or_else(|| self.node_of_path(&m.source))
+    }
+
+    /// `/dev/sda1`, `/dev/mapper/vg-lv`, `/dev/dm-0` → node name.
+    pub fn node_of_path(&self, p: &str) -> Option<String> {
+        // mountinfo and /proc/swaps speak of the real /dev; a fixture tree has its own root.
+        let dev = self.roots.dev.to_string_lossy().into_owned();
+        let rel = p
+            .strip_prefix("/dev/")
+            .or_else(|| p.strip_prefix(dev.as_str()))?
+            .trim_start_matches('/');
+        if let Some(dm) = rel.strip_prefix("mapper/") {
+            return self.dm_names.get(dm).cloned();
+        }
+        let name = match std::fs::canonicalize(self.roots.dev.join(rel)) {
+            Ok(real) => real
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(String::from)?,
+            Err(_) => Path::new(rel).file_name()?.to_str()?.to_string(),
+        };
+        self.nodes.contains_key(&name).then_some(name)
+    }
+
+    /// `name`, its partitions and everything stacked on them, recursively.
+    pub fn closure(&self, name: &str) -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![name.to_string()];
+        while let Some(n) = todo.pop() {
+            if !seen.insert(n.clone()) {
+                continue;
+            }
+            if let Some(node) = self.nodes.get(&n) {
+                todo.extend(node.holders.iter().cloned());
+                todo.extend(node.parts.iter().cloned());
+            }
+        }
+        seen
+    }
+
+    /// Holders of `name` in teardown order: every holder comes after the ones stacked on it
+    /// (top of the stack first), each once.
+    pub fn holders_top_down(&self, name: &str) -> Vec<String> {
+        fn visit(sys: &System, n: &str, out: &mut Vec<String>, on_path: &mut BTreeSet<String>) {
+            let Some(node) = sys.nodes.get(n) else { return };
+            if !on_path.insert(n.to_string()) {
+                return; // a cycle would be a sysfs bug; do not loop
+            }
+            let mut direct: Vec<String> = node.holders.clone();
+            for p in &node.parts {
+                if let Some(pn) = sys.nodes.get(p) {
+                    direct.extend(pn.holders.iter().cloned());
+                }
+            }
+            for h in direct {
+                visit(sys, &h, out, on_path);
+                if !out.contains(&h) {
+                    out.push(h);
+                }
+            }
+            on_path.remove(n);
+        }
+        let mut out = Vec::new();
+        visit(self, name, &mut out, &mut BTreeSet::new());
+        out
+    }
+
+    /// Mounts, swap and root use of `name` and everything in its closure.
+    pub fn usage(&self, name: &str) -> Usage {
+        let set = self.closure(name);
+        let mut u = Usage::default();
+        for m in &self.mounts {
+            if let Some(n) = self.node_of_mount(m) {
+                if set.contains(&n) {
+                    u.mounts.push(m.mount_point.clone());
+                    u.mount_details.push((n, m.mount_point.clone()));
+                }
+            }
+        }
+        for s in &self.swaps {
+            if let Some(n) = self.node_of_path(s) {
+                if set.contains(&n) {
+                    u.swap.push(s.clone());
+                }
+            }
+        }
+        u.holds_root = self.root_dev.as_ref().is_some_and(|r| set.contains(r));
+        u
+    }
+
+    /// Loop devices whose backing file is `file` (same device and inode when it can be
+    /// checked, else the same path).
+    pub fn loops_backed_by(&self, file: &Path) -> Vec<&BlockDevice> {
+        use std::os::unix::fs::MetadataExt;
+        let want = std::fs::metadata(file).ok().map(|m| (m.dev(), m.ino()));
+        let canon = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+        self.devices
+            .iter()
+            .filter(|d| {
+                let Some(b) = &d.loop_backing else {
+                    return false;
+                };
+                let bf = b.file.trim_end_matches(" (deleted)");
+                let same_inode = std::fs::metadata(bf)
+                    .ok()
+                    .map(|m| (m.dev(), m.ino()))
+                    .zip(want)
+                    .is_some_and(|(a, b)| a == b);
+                same_inode || Path::new(bf) == canon
+            })
+            .collect()
+    }
+}
+
+/// How a device (with its partitions and holders) is in use right now.
+#[derive(Debug, Default, Clone)]
+pub struct Usage {
+    pub mounts: Vec<String>,
+    /// (device name, mount point) for messages.
+    pub mount_details: Vec<(String, String)>,
+    pub swap: Vec<String>,
+    pub holds_root: bool,
+}
+
+impl Usage {
+    pub fn in_use(&self) -> bool {
+        !self.mounts.is_empty() || !self.swap.is_empty() || self.holds_root
+    }
+}
+
+/// Read the host's sysfs (for callers that do not inject roots).
+pub fn scan_host() -> Result<System> {
+    System::scan(&Roots::host()).context("reading block devices from /sys")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_by_name() {
+        assert_eq!(DeviceKind::of("sda"), DeviceKind::Disk);
+        assert_eq!(DeviceKind::of("nvme0n1"), DeviceKind::Disk);
+        assert_eq!(DeviceKind::of("loop3"), DeviceKind::Loop);
+        assert_eq!(DeviceKind::of("zram0"), DeviceKind::Zram);
+        assert_eq!(DeviceKind::of("ram0"), DeviceKind::Ram);
+        assert_eq!(DeviceKind::of("dm-1"), DeviceKind::Dm);
+        assert_eq!(DeviceKind::of("md127"), DeviceKind::Md);
+        assert_eq!(DeviceKind::of("sr0"), DeviceKind::Optical);
+    }
+
+    #[test]
+    fn transport_and_hctl_from_device_path() {
+        let p = Path::new(
+            "/sys/devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sda",
+        );
+        assert_eq!(transport_of(p).as_deref(), Some("sata"));
+        assert_eq!(hctl_of(p).as_deref(), Some("0:0:0:0"));
+        let v = Path::new("/sys/devices/pci0000:00/0000:00:02.0/virtio1/block/vda");
+        assert_eq!(transport_of(v).as_deref(), Some("virtio"));
+        assert_eq!(hctl_of(v), None);
+    }
+}

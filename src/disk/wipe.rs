@@ -1,0 +1,235 @@
+//! The wipe stage: tear down holders, optionally discard, erase every known signature on the
+//! disk and each partition (from sysfs and from the disk's own MBR/GPT), verify nothing is
+//! left, re-read the partition table.
+
+use super::signatures::{self, Found};
+use super::sysfs::{Roots, System};
+use super::target::{Target, TargetKind};
+use crate::report::Events;
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
+
+/// What the wipe found and did, for the log and `--json`.
+#[derive(Debug, Default, Serialize)]
+pub struct WipeReport {
+    /// One line per erased signature: `xfs at 1048576 (partition 1)`.
+    pub erased: Vec<String>,
+    pub found: Vec<Found>,
+    /// Swap turned off, device-mapper devices removed, md arrays stopped.
+    pub teardown: Vec<String>,
+    /// The areas probed: the whole disk and each partition.
+    pub areas: Vec<Area>,
+    pub discarded: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Area {
+    pub label: String,
+    pub start: u64,
+    pub len: u64,
+}
+
+pub fn wipe(target: &Target, discard: bool, ev: &Events) -> Result<WipeReport> {
+    wipe_in(&Roots::host(), target, discard, ev)
+}
+
+/// The sysfs name of a block target (`/dev/loop3` → `loop3`).
+fn sys_name(sys: &System, target: &Target) -> Result<String> {
+    super::safety::dev_number(&target.dev_path)
+        .and_then(|d| sys.name_of_dev(&d).map(String::from))
+        .with_context(|| {
+            format!(
+                "{} is not listed in sysfs; cannot find its partitions and holders",
+                target.dev_path.display()
+            )
+        })
+}
+
+fn open(target: &Target) -> Result<File> {
+    match target.kind {
+        TargetKind::Block => target.open_write(),
+        TargetKind::File => OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&target.dev_path)
+            .with_context(|| format!("cannot open {} for writing", target.dev_path.display())),
+    }
+}
+
+/// Discard the whole device (BLKDISCARD), or punch the whole file out (a sparse image).
+/// Unsupported is not an error: the signature erase follows anyway.
+fn discard_all(f: &File, target: &Target, ev: &Events) -> Result<bool> {
+    let dev = target.dev_path.display();
+    let r = match target.kind {
+        TargetKind::Block => super::ioctl::discard(f, 0, target.size),
+        TargetKind::File => {
+            let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
+            let rc = unsafe { libc::fallocate(f.as_raw_fd(), mode, 0, target.size as libc::off_t) };
+            if rc == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        }
+    };
+    match r {
+        Ok(()) => {
+            ev.info(format!("wipe: discarded all of {dev}"));
+            Ok(true)
+        }
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EOPNOTSUPP | libc::ENOTTY | libc::EINVAL | libc::ENOSYS)
+            ) =>
+        {
+            ev.info(format!(
+                "wipe: {dev} does not support discard ({e}); erasing signatures only"
+            ));
+            Ok(false)
+        }
+        Err(e) => Err(e).with_context(|| format!("discard of {dev} failed")),
+    }
+}
+
+/// The whole disk and every partition we can find: the kernel's (sysfs) and the table's.
+fn areas(f: &File, target: &Target, sys: Option<(&System, &str)>) -> Vec<Area> {
+    let mut v = vec![Area {
+        label: "whole disk".into(),
+        start: 0,
+        len: target.size,
+    }];
+    if let Some((sys, name)) = sys {
+        if let Some(d) = sys.device(name) {
+            for p in &d.partitions {
+                v.push(Area {
+                    label: format!("partition {}", p.name),
+                    start: p.start,
+                    len: p.size,
+                });
+            }
+        }
+    }
+    for e in super::parttable::partitions(f, target.size) {
+        if !v.iter().any(|a| a.start == e.start) {
+            v.push(Area {
+                label: e.label,
+                start: e.start,
+                len: e.len,
+            });
+        }
+    }
+    v
+}
+
+fn probe_all(f: &File, areas: &[Area]) -> Vec<(usize, Found)> {
+    let mut out: Vec<(usize, Found)> = Vec::new();
+    for (i, a) in areas.iter().enumerate() {
+        for fd in signatures::probe(f, a.start, a.len) {
+            // The same bytes seen from two areas (a partition's sector 0 is also inside the
+            // whole disk) are reported once.
+            if !out
+                .iter()
+                .any(|(_, o)| o.offset == fd.offset && o.name == fd.name)
+            {
+                out.push((i, fd));
+            }
+        }
+    }
+    out
+}
+
+pub fn wipe_in(roots: &Roots, target: &Target, discard: bool, ev: &Events) -> Result<WipeReport> {
+    let dev = target.dev_path.display().to_string();
+    let mut report = WipeReport::default();
+    let mut sys_name_opt = None;
+    let mut sys = None;
+    // The caller ran `check_safe` in preflight; things may have been mounted since. A last
+    // look costs a sysfs scan and keeps `wipe` safe on its own.
+    super::safety::check_in(roots, target, false)?;
+    if target.kind == TargetKind::Block {
+        let s = System::scan(roots)?;
+        let name = sys_name(&s, target)?;
+        report.teardown = super::holders::teardown(&s, &name, ev)?;
+        // Read the picture again: the holders are gone now. The kernel drops the holder
+        // links as it releases the members, which can trail the ioctl by a moment.
+        let mut s = System::scan(roots)?;
+        for _ in 0..20 {
+            if s.holders_top_down(&name).is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            s = System::scan(roots)?;
+        }
+        super::holders::verify_free(&s, &name)?;
+        sys_name_opt = Some(name);
+        sys = Some(s);
+    }
+
+    let f = open(target)?;
+    report.areas = areas(&f, target, sys.as_ref().zip(sys_name_opt.as_deref()));
+    // Probe before the discard so the log says what was on the disk.
+    let found = probe_all(&f, &report.areas);
+    if found.is_empty() {
+        ev.info(format!("wipe: no known signatures on {dev}"));
+    }
+    // Discard does not promise zeroes afterwards, so the signatures are erased after it too.
+    if discard {
+        report.discarded = discard_all(&f, target, ev)?;
+    }
+    for (i, fd) in &found {
+        let a = &report.areas[*i];
+        let zeros = vec![0u8; fd.erase_len as usize];
+        f.write_all_at(&zeros, fd.erase_start).with_context(|| {
+            format!(
+                "erasing {} at offset {} of {dev} failed",
+                fd.name, fd.erase_start
+            )
+        })?;
+        let line = format!("{} at offset {} ({})", fd.name, fd.offset, a.label);
+        ev.info(format!("wipe: erased {line} on {dev}"));
+        report.erased.push(line);
+        report.found.push(fd.clone());
+    }
+    f.sync_all()
+        .with_context(|| format!("flushing the wipe of {dev} failed"))?;
+
+    // Erasing a partition table hides partitions, so probe what is left the same way.
+    let left = probe_all(&f, &report.areas);
+    if !left.is_empty() {
+        let what: Vec<String> = left
+            .iter()
+            .map(|(_, f)| format!("{} at {}", f.name, f.offset))
+            .collect();
+        bail!(
+            "signatures still present on {dev} after the wipe: {}",
+            what.join(", ")
+        );
+    }
+
+    if target.kind == TargetKind::Block {
+        // Re-read through a plain descriptor: some kernels (6.1/6.2 before "block: fix scan
+        // partition for exclusively open device again") answer BLKRRPART on an O_EXCL
+        // descriptor with EBUSY even when that descriptor is the only opener.
+        drop(f);
+        let f = File::open(&target.dev_path)
+            .with_context(|| format!("cannot reopen {dev} to re-read its partition table"))?;
+        super::ioctl::reread_partition_table(&f).map_err(|e| {
+            let hint = if e.raw_os_error() == Some(libc::EBUSY) {
+                ": the kernel still holds a partition busy (mounted, swap, or held by LVM/RAID); release it and retry"
+            } else {
+                ""
+            };
+            anyhow::anyhow!("re-reading the partition table of {dev} failed: {e}{hint}")
+        })?;
+    }
+    ev.info(format!(
+        "wipe: {dev} done ({} signature(s) erased, {} holder action(s))",
+        report.erased.len(),
+        report.teardown.len()
+    ));
+    Ok(report)
+}

@@ -1,0 +1,283 @@
+//! Reading the partition table a disk image brought (MBR with logical partitions, or GPT),
+//! and marking one partition bootable for the BIOS boot code.
+
+use super::rootfs::{sector_size, GPT_ATTR_LEGACY_BOOTABLE};
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TableKind {
+    Msdos,
+    Gpt,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Partition {
+    /// 1-based, as the kernel numbers it (logical MBR partitions from 5).
+    pub number: u32,
+    pub start: u64,
+    pub size: u64,
+    /// MBR active flag, or GPT legacy-BIOS-bootable attribute.
+    pub bootable: bool,
+    /// GPT partition name (CoreOS names its partitions: ROOT, USR-A, ...).
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Table {
+    pub kind: TableKind,
+    pub sector_size: u64,
+    pub partitions: Vec<Partition>,
+}
+
+/// True when the first sector holds an MBR whose entries include a GPT protective one (0xEE).
+fn has_protective_entry(sector0: &[u8]) -> bool {
+    sector0.len() >= 512
+        && sector0[510] == 0x55
+        && sector0[511] == 0xAA
+        && (0..4).any(|i| sector0[446 + 16 * i + 4] == 0xEE)
+}
+
+/// Read the partition table of `f` (a target disk or image file).
+pub fn read_table(f: &File) -> Result<Table> {
+    let ss = sector_size(f);
+    let mut r = f;
+    let mut s0 = [0u8; 512];
+    r.seek(SeekFrom::Start(0))?;
+    r.read_exact(&mut s0)
+        .context("reading the first sector of the target")?;
+    if has_protective_entry(&s0) {
+        let gpt = gptman::GPT::read_from(&mut r, ss)
+            .or_else(|_| gptman::GPT::find_from(&mut r))
+            .context("the disk has a protective MBR but no readable GPT")?;
+        let partitions = gpt
+            .iter()
+            .filter(|(_, p)| p.is_used() && p.ending_lba >= p.starting_lba)
+            .map(|(n, p)| Partition {
+                number: n,
+                start: p.starting_lba * gpt.sector_size,
+                size: (p.ending_lba - p.starting_lba + 1) * gpt.sector_size,
+                bootable: p.attribute_bits & GPT_ATTR_LEGACY_BOOTABLE != 0,
+                name: Some(p.partition_name.as_str().to_string()).filter(|s| !s.is_empty()),
+            })
+            .collect();
+        return Ok(Table {
+            kind: TableKind::Gpt,
+            sector_size: gpt.sector_size,
+            partitions,
+        });
+    }
+    if s0[510] != 0x55 || s0[511] != 0xAA {
+        bail!("the disk has no partition table (no MBR signature in its first sector)");
+    }
+    let mbr = mbrman::MBR::read_from(&mut r, ss as u32).context("reading the MBR")?;
+    let mut partitions = Vec::new();
+    for (n, p) in mbr.iter() {
+        if p.is_used() && !p.is_extended() && p.sectors > 0 {
+            partitions.push(Partition {
+                number: n as u32,
+                start: u64::from(p.starting_lba) * ss,
+                size: u64::from(p.sectors) * ss,
+                bootable: p.is_active(),
+                name: None,
+            });
+        }
+    }
+    Ok(Table {
+        kind: TableKind::Msdos,
+        sector_size: ss,
+        partitions,
+    })
+}
+
+/// Mark partition `number` as the one the BIOS boot code starts: the MBR active flag (and no
+/// other), or the GPT legacy-BIOS-bootable attribute. Leaves the boot code bytes alone.
+pub fn set_bootable(f: &File, table: &Table, number: u32) -> Result<()> {
+    let mut w = f;
+    match table.kind {
+        TableKind::Msdos => {
+            if !(1..=4).contains(&number) {
+                bail!(
+                    "partition {number} is a logical partition; the MBR boot code can only \
+                     start a primary one (1-4)"
+                );
+            }
+            let mut entries = [0u8; 64];
+            w.seek(SeekFrom::Start(446))?;
+            w.read_exact(&mut entries)?;
+            for i in 0..4u32 {
+                entries[16 * i as usize] = if i + 1 == number { 0x80 } else { 0x00 };
+            }
+            w.seek(SeekFrom::Start(446))?;
+            w.write_all(&entries)
+                .context("writing the MBR active flag")?;
+        }
+        TableKind::Gpt => {
+            let mut gpt = gptman::GPT::read_from(&mut w, table.sector_size)
+                .context("re-reading the GPT to set the bootable attribute")?;
+            let p = &mut gpt[number];
+            if p.is_unused() {
+                bail!("GPT partition {number} does not exist");
+            }
+            if p.attribute_bits & GPT_ATTR_LEGACY_BOOTABLE != 0 {
+                return Ok(());
+            }
+            p.attribute_bits |= GPT_ATTR_LEGACY_BOOTABLE;
+            gpt.write_into(&mut w)
+                .context("writing the GPT with the legacy-BIOS-bootable attribute")?;
+        }
+    }
+    f.sync_all().context("flushing the partition table")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::{plan_rootfs, write_rootfs_table, MIB};
+    use crate::settings::{PartitionTable, RestPartition, Settings};
+    use std::process::Command;
+
+    fn disk(size: u64) -> (tempfile::TempDir, std::path::PathBuf) {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("disk.img");
+        File::create(&p).unwrap().set_len(size).unwrap();
+        (d, p)
+    }
+
+    fn open_rw(p: &std::path::Path) -> File {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(p)
+            .unwrap()
+    }
+
+    /// What sfdisk (util-linux) reads back from our table, as JSON.
+    fn sfdisk(p: &std::path::Path) -> serde_json::Value {
+        let out = Command::new("sfdisk")
+            .arg("--json")
+            .arg(p)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    #[test]
+    fn msdos_layout_round_trip_and_boot_code_kept() {
+        let (_d, p) = disk(256 * MIB);
+        let f = open_rw(&p);
+        // Something in the boot code area that the table writer must not touch.
+        (&f).write_all(&[0xEB; 440]).unwrap();
+        let s = Settings {
+            rest: RestPartition::Lvm,
+            ..Settings::default()
+        };
+        let l = plan_rootfs(&s, 256 * MIB, Some(100 * MIB)).unwrap();
+        write_rootfs_table(&f, 256 * MIB, &l, &s).unwrap();
+        let mut head = [0u8; 440];
+        (&f).seek(SeekFrom::Start(0)).unwrap();
+        (&f).read_exact(&mut head).unwrap();
+        assert_eq!(head, [0xEB; 440]);
+
+        let t = read_table(&f).unwrap();
+        assert_eq!(t.kind, TableKind::Msdos);
+        assert_eq!(t.partitions.len(), 2);
+        assert_eq!(
+            (
+                t.partitions[0].start,
+                t.partitions[0].size,
+                t.partitions[0].bootable
+            ),
+            (MIB, 100 * MIB, true)
+        );
+        assert_eq!(t.partitions[1].start + t.partitions[1].size, 256 * MIB);
+
+        let j = sfdisk(&p);
+        let parts = j["partitiontable"]["partitions"].as_array().unwrap();
+        assert_eq!(j["partitiontable"]["label"], "dos");
+        assert_eq!(parts[0]["start"], 2048);
+        assert_eq!(parts[0]["size"], 204800);
+        assert_eq!(parts[0]["bootable"], true);
+        assert_eq!(parts[0]["type"], "83");
+        assert_eq!(parts[1]["type"], "8e");
+    }
+
+    #[test]
+    fn gpt_layout_round_trip() {
+        let (_d, p) = disk(256 * MIB);
+        let f = open_rw(&p);
+        let s = Settings {
+            partition_table: PartitionTable::Gpt,
+            rest: RestPartition::Linux,
+            ..Settings::default()
+        };
+        let l = plan_rootfs(&s, 256 * MIB, Some(64 * MIB)).unwrap();
+        write_rootfs_table(&f, 256 * MIB, &l, &s).unwrap();
+        let t = read_table(&f).unwrap();
+        assert_eq!(t.kind, TableKind::Gpt);
+        assert_eq!(t.partitions[0].start, MIB);
+        assert_eq!(t.partitions[0].size, 64 * MIB);
+        assert!(t.partitions[0].bootable);
+        assert!(!t.partitions[1].bootable);
+        let j = sfdisk(&p);
+        let pt = &j["partitiontable"];
+        assert_eq!(pt["label"], "gpt");
+        let parts = pt["partitions"].as_array().unwrap();
+        assert_eq!(parts[0]["start"], 2048);
+        assert_eq!(parts[0]["size"], 64 * 2048);
+        assert_eq!(parts[0]["type"], GUID_LINUX_FS_TEXT);
+        assert!(parts[0]["attrs"]
+            .as_str()
+            .unwrap()
+            .contains("LegacyBIOSBootable"));
+        // sgdisk verifies CRCs, the backup header and the protective MBR.
+        let out = Command::new("sgdisk").arg("-v").arg(&p).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("No problems found"), "{text}");
+    }
+
+    const GUID_LINUX_FS_TEXT: &str = crate::layout::rootfs::GUID_LINUX_FS;
+
+    #[test]
+    fn set_bootable_moves_the_active_flag() {
+        let (_d, p) = disk(64 * MIB);
+        let out = Command::new("sfdisk")
+            .arg(&p)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                c.stdin
+                    .take()
+                    .unwrap()
+                    .write_all(b"label: dos\n2048,20M,83,*\n,20M,83\n,,5\n,5M,83\n")?;
+                c.wait_with_output()
+            })
+            .unwrap();
+        assert!(out.status.success());
+        let f = open_rw(&p);
+        let t = read_table(&f).unwrap();
+        let nums: Vec<u32> = t.partitions.iter().map(|p| p.number).collect();
+        assert_eq!(nums, vec![1, 2, 5]);
+        set_bootable(&f, &t, 2).unwrap();
+        let t = read_table(&f).unwrap();
+        assert!(!t.partitions[0].bootable);
+        assert!(t.partitions[1].bootable);
+        assert!(set_bootable(&f, &t, 5).is_err());
+    }
+
+    #[test]
+    fn no_table_is_an_error() {
+        let (_d, p) = disk(MIB);
+        let f = open_rw(&p);
+        assert!(read_table(&f).is_err());
+    }
+}
