@@ -47,10 +47,11 @@ depends() {
 # called by dracut
 installkernel() {
     # Disks to install onto, and device-mapper/md so rdinstall can tear down old LVM and
-    # RAID holders; filesystems it mounts to install extlinux and the cloud-config.
+    # RAID holders; loop for reaching a partition the kernel made no node for; filesystems
+    # it mounts to install extlinux and the cloud-config.
     hostonly='' instmods virtio_blk virtio_scsi virtio_pci ahci ata_piix nvme sd_mod \
         megaraid_sas mpt3sas hpsa smartpqi \
-        dm_mod md_mod raid0 raid1 raid10 ext4 xfs vfat nls_cp437 nls_iso8859_1
+        dm_mod md_mod raid0 raid1 raid10 loop ext4 xfs vfat nls_cp437 nls_iso8859_1
 }
 
 # called by dracut

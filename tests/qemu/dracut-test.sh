@@ -60,6 +60,7 @@ need 'hooks/initqueue/finished/95-rdinstall-finished.sh$' "the finished hook"
 need 'dhclient$' "dracut's DHCP client (network module)"
 need '/dm-mod.ko' "device-mapper module"
 need '/raid1.ko' "md raid1 module"
+need '/loop.ko' "loop module"
 need '/virtio_net.ko' "a NIC driver (virtio_net)"
 need '/virtio_blk.ko' "a disk driver (virtio_blk)"
 if [ "$fails" -ne 0 ]; then
