@@ -4,7 +4,7 @@
 # check that the installed system comes up and prints its cloud-config.
 #
 # Usage: tests/e2e/run.sh [CASE...]       (default: all cases)
-#   cases: disk-bz2 rootfs-xz bad-checksum poweroff
+#   cases: disk-bz2 rootfs-xz bad-checksum static-ip
 #   env E2E_KEEP=1        keep the work directory (logs, disks) and print its path
 #   env RDINSTALL_BIN     rdinstall binary to put in the initrd (default: musl debug build)
 #   env RDINSTALL_QEMU_ACCEL=kvm   on real hardware
@@ -15,7 +15,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../qemu/lib.sh"
 
-all_cases="disk-bz2 rootfs-xz bad-checksum"
+all_cases="disk-bz2 rootfs-xz bad-checksum static-ip"
 cases=${*:-$all_cases}
 PXE_TIMEOUT=${E2E_PXE_TIMEOUT:-180}
 BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-60}
@@ -164,7 +164,7 @@ rdinstall.on_success=poweroff rdinstall.on_failure=poweroff $*"
     fi
     if [ -z "${E2E_DRACUT:-}" ]; then
         grep -aq 'rdinstall-init: loaded' "$work/$name.pxe.log" || fail "the initrd's /init did not run"
-        grep -aq 'rdinstall-init: network up' "$work/$name.pxe.log" || fail "the initrd did not get a DHCP lease"
+        grep -aqE 'rdinstall-init: (network up|static)' "$work/$name.pxe.log" || fail "the initrd did not bring up the network"
     fi
     if grep -aqE 'rdinstall-init: starting a shell|Entering emergency mode' "$work/$name.pxe.log"; then
         fail "the initrd fell back to a shell: $(grep -a 'rdinstall-init:' "$work/$name.pxe.log" | tail -n3 | tr '\n' ' ')"
@@ -221,6 +221,15 @@ for c in $cases; do
     case "$c" in
         disk-bz2) run_case disk-bz2 52:54:00:e2:e0:01 disk.img.bz2 disk succeeded ;;
         rootfs-xz) run_case rootfs-xz 52:54:00:e2:e0:02 rootfs.ext4.xz rootfs succeeded ;;
+        static-ip)
+            # ip= instead of DHCP, with the hostname rdinstall reports and expands.
+            run_case static-ip 52:54:00:e2:e0:04 rootfs.ext4.xz rootfs succeeded \
+                ip=10.0.2.15::10.0.2.2:255.255.255.0:e2e-static:eth0:none:10.0.2.3
+            grep -aq 'rdinstall-init: static 10.0.2.15' "$work/static-ip.pxe.log" ||
+                { qlog "  FAIL: static-ip: /init did not configure ip="; passed=$((passed - 1)); failed=$((failed + 1)); }
+            grep -q '"hostname": "e2e-static"' "$reports" ||
+                { qlog "  FAIL: static-ip: reports do not carry the hostname from ip="; passed=$((passed - 1)); failed=$((failed + 1)); }
+            ;;
         bad-checksum)
             CHECKSUM_OVERRIDE=sha256:$(printf '0%.0s' $(seq 64)) \
                 run_case bad-checksum 52:54:00:e2:e0:03 disk.img.bz2 disk failed ;;
