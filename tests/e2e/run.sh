@@ -4,7 +4,7 @@
 # check that the installed system comes up and prints its cloud-config.
 #
 # Usage: tests/e2e/run.sh [CASE...]       (default: all cases)
-#   cases: disk-bz2 rootfs-xz bad-checksum static-ip
+#   cases: disk-bz2 rootfs-xz bad-checksum static-ip shell-fallback
 #   env E2E_KEEP=1        keep the work directory (logs, disks) and print its path
 #   env RDINSTALL_BIN     rdinstall binary to put in the initrd (default: musl debug build)
 #   env RDINSTALL_QEMU_ACCEL=kvm   on real hardware
@@ -15,7 +15,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../qemu/lib.sh"
 
-all_cases="disk-bz2 rootfs-xz bad-checksum static-ip"
+all_cases="disk-bz2 rootfs-xz bad-checksum static-ip shell-fallback"
 cases=${*:-$all_cases}
 PXE_TIMEOUT=${E2E_PXE_TIMEOUT:-180}
 BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-60}
@@ -217,6 +217,30 @@ rdinstall.on_success=poweroff rdinstall.on_failure=poweroff $*"
     fi
 }
 
+# shell_case: an install that fails in preflight (the image 404s) with on_failure=shell
+# ends at the initrd's shell with the exit code on the console, and reports `failed`.
+shell_case() {
+    name=shell-fallback mac=52:54:00:e2:e0:05
+    qlog "case $name: missing image, on_failure=shell"
+    case_ok=1
+    disk=$work/$name.disk
+    truncate -s 4G "$disk"
+    mkconfig "$mac" "$name"
+    pxe_config "$mac" "rdinstall.image=http://10.0.2.100/images/missing.img.bz2 rdinstall.disk=/dev/vda \
+rdinstall.report=http://10.0.2.100/report/$name rdinstall.retries=1 rdinstall.on_failure=shell"
+    pxe_boot "$name" "$mac" "$disk"
+    rc=$?
+    [ "$rc" -eq 125 ] || fail "expected the VM to stop at the initrd's shell, QEMU exit $rc"
+    grep -aq 'rdinstall-init: rdinstall failed with exit code 3' "$work/$name.pxe.log" ||
+        fail "no 'rdinstall failed with exit code 3' from /init"
+    python3 "$here/check-reports.py" "$reports" "/report/$name" failed --exit-code 3 || fail "reports"
+    # The disk started as zeros: its first MiB (where a partition table would go) still is.
+    [ -z "$(head -c 1048576 "$disk" | tr -d '\0' | head -c 1)" ] ||
+        fail "the disk was written although preflight failed"
+    if [ -n "$case_ok" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures="$failures $name"; E2E_KEEP=1; fi
+    qlog "  case $name: $([ -n "$case_ok" ] && echo ok || echo FAILED)"
+}
+
 for c in $cases; do
     case "$c" in
         disk-bz2) run_case disk-bz2 52:54:00:e2:e0:01 disk.img.bz2 disk succeeded ;;
@@ -230,6 +254,7 @@ for c in $cases; do
             grep -q '"hostname": "e2e-static"' "$reports" ||
                 { qlog "  FAIL: static-ip: reports do not carry the hostname from ip="; passed=$((passed - 1)); failed=$((failed + 1)); }
             ;;
+        shell-fallback) shell_case ;;
         bad-checksum)
             CHECKSUM_OVERRIDE=sha256:$(printf '0%.0s' $(seq 64)) \
                 run_case bad-checksum 52:54:00:e2:e0:03 disk.img.bz2 disk failed ;;
