@@ -36,9 +36,30 @@ fn run_script(script: &str, args: &[&str]) {
     }
     let _one_vm = VM.lock().unwrap_or_else(|e| e.into_inner());
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let status = Command::new(root.join(script))
-        .args(args)
-        .current_dir(root)
+    let mut cmd = Command::new(root.join(script));
+    cmd.args(args).current_dir(root);
+    // The scripts run `cargo build --target x86_64-unknown-linux-musl`; without the
+    // variables cargo sets for a test run, that build sees the same environment as one from
+    // a shell and stays fresh between the two.
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        let set_for_tests = matches!(
+            &*k,
+            "CARGO"
+                | "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+                | "CARGO_RUSTC_CURRENT_DIR"
+        ) || k.starts_with("CARGO_PKG_")
+            || k.starts_with("CARGO_BIN_EXE_");
+        if set_for_tests {
+            cmd.env_remove(&*k);
+        }
+    }
+    let status = cmd
         .status()
         .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
     assert!(
