@@ -1,0 +1,267 @@
+#!/bin/bash
+# End-to-end PXE install test: PXE-boot QEMU (TCG) with the project's initrd, let rdinstall
+# install a test system from the local HTTP server, then boot the target disk alone and
+# check that the installed system comes up and prints its cloud-config.
+#
+# Usage: tests/e2e/run.sh [CASE...]       (default: all cases)
+#   cases: disk-bz2 rootfs-xz bad-checksum static-ip shell-fallback
+#   env E2E_KEEP=1        keep the work directory (logs, disks) and print its path
+#   env RDINSTALL_BIN     rdinstall binary to put in the initrd (default: musl debug build)
+#   env RDINSTALL_QEMU_ACCEL=kvm   on real hardware
+# Prints "N passed, N failed" last; exits 0 only when every case passed.
+# Needs root (loop mounts in mk-testsystem), qemu-system-x86, ipxe-qemu, pxelinux,
+# syslinux-common, extlinux, busybox-static, cpio, kmod, python3, xz-utils, bzip2, zstd.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../qemu/lib.sh"
+
+all_cases="disk-bz2 rootfs-xz bad-checksum static-ip shell-fallback"
+cases=${*:-$all_cases}
+PXE_TIMEOUT=${E2E_PXE_TIMEOUT:-180}
+BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-60}
+TOKEN=e2e-secret-token
+
+t0=$(date +%s)
+work=$(mktemp -d /tmp/rdinstall-e2e.XXXXXX)
+httpd_pid=
+cleanup() {
+    [ -n "$httpd_pid" ] && kill "$httpd_pid" 2>/dev/null
+    if [ -n "${E2E_KEEP:-}" ]; then
+        qlog "work directory kept: $work"
+    else
+        rm -rf "$work"
+    fi
+}
+trap cleanup EXIT
+
+die() { qlog "e2e setup failed: $*"; echo "0 passed, 1 failed"; exit 1; }
+
+# --- setup: kernel, rdinstall, initrd, test system, servers --------------------------
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
+[ -f /usr/lib/PXELINUX/pxelinux.0 ] || die "/usr/lib/PXELINUX/pxelinux.0 missing (apt-get install pxelinux)"
+kdir=$(kernel_dir) || die "fetching the cloud kernel"
+bin=$(rdinstall_bin) || die "building rdinstall for x86_64-unknown-linux-musl"
+tsys=$("$QEMU_LIB_DIR/mk-testsystem.sh") || die "building the test system images"
+qlog "kernel $(cat "$kdir/kver"), rdinstall $bin"
+tftp=$work/tftp
+mkdir -p "$tftp/pxelinux.cfg"
+if [ -n "${E2E_INITRD:-}" ]; then
+    # Another initrd under test (tests/qemu/dracut-test.sh --boot passes dracut's).
+    cp "$E2E_INITRD" "$tftp/initrd.img"
+else
+    "$REPO/initramfs/build.sh" --rdinstall "$bin" --kernel-dir "$kdir" -o "$tftp/initrd.img" ||
+        die "initramfs/build.sh"
+fi
+cp /usr/lib/PXELINUX/pxelinux.0 /usr/lib/syslinux/modules/bios/ldlinux.c32 "$tftp/"
+cp "$kdir/vmlinuz" "$tftp/vmlinuz"
+
+www=$work/www
+mkdir -p "$www/images" "$www/cloud-configs"
+for f in disk.img.bz2 rootfs.ext4.xz; do ln -s "$tsys/$f" "$www/images/$f"; done
+reports=$work/reports.jsonl
+: >"$reports"
+python3 "$QEMU_LIB_DIR/httpd.py" --root "$www" --reports "$reports" --port-file "$work/port" \
+    --access-log "$work/access.log" 2>"$work/httpd.log" &
+httpd_pid=$!
+for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
+port=$(cat "$work/port" 2>/dev/null) || die "the test HTTP server did not start: $(cat "$work/httpd.log")"
+qlog "test HTTP server on 127.0.0.1:$port (guest sees http://10.0.2.100/)"
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# pxe_config MAC APPEND: a per-MAC pxelinux config (pxelinux looks for 01-<mac> first).
+pxe_config() {
+    f=$tftp/pxelinux.cfg/01-$(echo "$1" | tr : -)
+    cat >"$f" <<CFG
+DEFAULT install
+PROMPT 0
+LABEL install
+  KERNEL vmlinuz
+  INITRD initrd.img
+  APPEND console=ttyS0 panic=-1 $2
+  IPAPPEND 2
+CFG
+}
+
+# show_console LOG: with E2E_SHOW_CONSOLE=1 (tests/e2e/demo.sh), follow a console log live.
+show_console() {
+    [ -n "${E2E_SHOW_CONSOLE:-}" ] || return 0
+    : >"$1"
+    tail -n +1 -f "$1" 2>/dev/null | sed -u 's/^/    console| /' >&2 &
+    tail_pid=$!
+}
+stop_console() {
+    [ -n "${tail_pid:-}" ] || return 0
+    sleep 0.5
+    pkill -P "$tail_pid" 2>/dev/null
+    kill "$tail_pid" 2>/dev/null
+    tail_pid=
+}
+
+# pxe_boot NAME MAC DISK: PXE-boot a VM with one virtio disk; serial log in $work/NAME.pxe.log.
+pxe_boot() {
+    # Stop at an emergency shell (ours, or dracut's) instead of waiting for the timeout.
+    qemu_run_until "$work/$1.pxe.log" "$PXE_TIMEOUT" 'rdinstall-init: starting a shell|Entering emergency mode|dracut:/#' -boot n \
+        -netdev "user,id=n0,restrict=on,tftp=$tftp,bootfile=pxelinux.0,guestfwd=tcp:10.0.2.100:80-cmd:/bin/busybox nc 127.0.0.1 $port" \
+        -device "virtio-net-pci,netdev=n0,mac=$2" \
+        -drive "file=$3,format=raw,if=virtio"
+}
+
+# disk_boot NAME DISK: boot the disk alone, no network.
+disk_boot() {
+    # shellcheck disable=SC2046
+    WATCH_LOG=$work/$1.bios.log qemu_run_until "$work/$1.boot.log" "$BOOT_TIMEOUT" 'No bootable device' \
+        $(bios_debug_args "$work/$1.bios.log") -boot c -nic none -drive "file=$2,format=raw,if=virtio"
+}
+
+passed=0
+failed=0
+failures=
+fail() { qlog "  FAIL: $*"; case_ok=; }
+
+# The cloud-config each case's machine fetches (by its MAC).
+mkconfig() {
+    cat >"$www/cloud-configs/$1.yml" <<YML
+#cloud-config
+hostname: e2e-$2
+write_files:
+  - path: /etc/e2e-case
+    content: "$2"
+YML
+}
+
+# run_case NAME MAC IMAGE KIND EXPECT [extra kernel args]
+run_case() {
+    name=$1 mac=$2 image=$3 kind=$4 expect=$5
+    shift 5
+    qlog "case $name: $kind image $image, expect $expect"
+    case_ok=1
+    ts=$(date +%s)
+    disk=$work/$name.disk
+    rm -f "$disk"
+    if [ "$expect" = failed ]; then
+        # Start from a disk that boots, to see the failed install leave it unbootable.
+        cp --sparse=always "$tsys/disk.img" "$disk"
+    fi
+    truncate -s 4G "$disk"
+    mkconfig "$mac" "$name"
+    sum=${CHECKSUM_OVERRIDE:-sha256:$(sha "$www/images/$image")}
+    pxe_config "$mac" "rdinstall.image=http://10.0.2.100/images/$image rdinstall.image_checksum=$sum \
+rdinstall.image_kind=$kind rdinstall.disk=/dev/vda rdinstall.config=http://10.0.2.100/cloud-configs/\${mac}.yml \
+rdinstall.report=http://10.0.2.100/report/$name rdinstall.report_token=$TOKEN \
+rdinstall.on_success=poweroff rdinstall.on_failure=poweroff $*"
+    show_console "$work/$name.pxe.log"
+    pxe_boot "$name" "$mac" "$disk"
+    rc=$?
+    stop_console
+    tp=$(($(date +%s) - ts))
+    if [ "$rc" -eq 124 ]; then
+        fail "PXE install VM did not power off within ${PXE_TIMEOUT}s"
+    elif [ "$rc" -eq 125 ]; then
+        fail "the installer VM was stopped at the initrd's emergency shell"
+    elif [ "$rc" -ne 0 ]; then
+        fail "QEMU exited with $rc during the PXE install"
+    fi
+    if [ -z "${E2E_DRACUT:-}" ]; then
+        grep -aq 'rdinstall-init: loaded' "$work/$name.pxe.log" || fail "the initrd's /init did not run"
+        grep -aqE 'rdinstall-init: (network up|static)' "$work/$name.pxe.log" || fail "the initrd did not bring up the network"
+    fi
+    if grep -aqE 'rdinstall-init: starting a shell|Entering emergency mode' "$work/$name.pxe.log"; then
+        fail "the initrd fell back to a shell: $(grep -a 'rdinstall-init:' "$work/$name.pxe.log" | tail -n3 | tr '\n' ' ')"
+    fi
+    if [ "$expect" = failed ]; then
+        python3 "$here/check-reports.py" "$reports" "/report/$name" failed --exit-code 4 --token "$TOKEN" ||
+            fail "reports"
+    else
+        python3 "$here/check-reports.py" "$reports" "/report/$name" succeeded --token "$TOKEN" || fail "reports"
+    fi
+    # The kernel prints its own command line; nothing else may show the token.
+    if grep -avE '(Kernel c|C)ommand line:' "$work/$name.pxe.log" | grep -aqF "$TOKEN"; then fail "the report token appears on the console"; fi
+    grep -aq 'reboot: Power down' "$work/$name.pxe.log" || fail "the installer VM did not power off"
+
+    tb=$(date +%s)
+    show_console "$work/$name.boot.log"
+    disk_boot "$name" "$disk"
+    rc=$?
+    stop_console
+    blog=$work/$name.boot.log
+    if [ "$expect" = failed ]; then
+        if grep -aq TESTSYSTEM-UP "$blog"; then fail "the disk still boots after a failed install"; fi
+        [ "$rc" -eq 125 ] || qlog "  (disk boot ended with $rc, expected the BIOS to find no bootable disk)"
+    else
+        case $rc in
+            0) ;;
+            125) fail "booting the installed disk: the BIOS found no bootable disk" ;;
+            *) fail "booting the installed disk: QEMU exit $rc (124: timeout ${BOOT_TIMEOUT}s)" ;;
+        esac
+        grep -aq "TESTSYSTEM-UP .*id=${kind%%fs}" "$blog" || fail "the installed test system did not come up (no TESTSYSTEM-UP)"
+        grep -aq 'TESTSYSTEM-BEGIN user-data mode=600' "$blog" || fail "no user-data with mode 600 in the NoCloud seed"
+        grep -aq "hostname: e2e-$name" "$blog" || fail "the installed user-data is not this machine's cloud-config"
+        grep -aq 'TESTSYSTEM-BEGIN meta-data' "$blog" || fail "no meta-data in the NoCloud seed"
+        if [ "$kind" = rootfs ]; then
+            grep -aq 'TESTSYSTEM: kernel command line: .*root=UUID=' "$blog" || fail "extlinux.conf root is not root=UUID="
+            if grep -aq 'TESTSYSTEM: kernel command line: .*rd.live.image' "$blog"; then
+                fail "extlinux.conf still has live arguments"
+            fi
+        fi
+    fi
+    qlog "  case $name: install ${tp}s, disk boot $(($(date +%s) - tb))s: $([ -n "$case_ok" ] && echo ok || echo FAILED)"
+    if [ -n "$case_ok" ]; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        failures="$failures $name"
+        qlog "  last console lines of the install ($work/$name.pxe.log):"
+        grep -av '^\s*$' "$work/$name.pxe.log" | tail -n 25 | sed 's/^/    | /' >&2
+        E2E_KEEP=1
+    fi
+}
+
+# shell_case: an install that fails in preflight (the image 404s) with on_failure=shell
+# ends at the initrd's shell with the exit code on the console, and reports `failed`.
+shell_case() {
+    name=shell-fallback mac=52:54:00:e2:e0:05
+    qlog "case $name: missing image, on_failure=shell"
+    case_ok=1
+    disk=$work/$name.disk
+    truncate -s 4G "$disk"
+    mkconfig "$mac" "$name"
+    pxe_config "$mac" "rdinstall.image=http://10.0.2.100/images/missing.img.bz2 rdinstall.disk=/dev/vda \
+rdinstall.report=http://10.0.2.100/report/$name rdinstall.retries=1 rdinstall.on_failure=shell"
+    pxe_boot "$name" "$mac" "$disk"
+    rc=$?
+    [ "$rc" -eq 125 ] || fail "expected the VM to stop at the initrd's shell, QEMU exit $rc"
+    grep -aq 'rdinstall-init: rdinstall failed with exit code 3' "$work/$name.pxe.log" ||
+        fail "no 'rdinstall failed with exit code 3' from /init"
+    python3 "$here/check-reports.py" "$reports" "/report/$name" failed --exit-code 3 || fail "reports"
+    # The disk started as zeros: its first MiB (where a partition table would go) still is.
+    [ -z "$(head -c 1048576 "$disk" | tr -d '\0' | head -c 1)" ] ||
+        fail "the disk was written although preflight failed"
+    if [ -n "$case_ok" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures="$failures $name"; E2E_KEEP=1; fi
+    qlog "  case $name: $([ -n "$case_ok" ] && echo ok || echo FAILED)"
+}
+
+for c in $cases; do
+    case "$c" in
+        disk-bz2) run_case disk-bz2 52:54:00:e2:e0:01 disk.img.bz2 disk succeeded ;;
+        rootfs-xz) run_case rootfs-xz 52:54:00:e2:e0:02 rootfs.ext4.xz rootfs succeeded ;;
+        static-ip)
+            # ip= instead of DHCP, with the hostname rdinstall reports and expands.
+            run_case static-ip 52:54:00:e2:e0:04 rootfs.ext4.xz rootfs succeeded \
+                ip=10.0.2.15::10.0.2.2:255.255.255.0:e2e-static:eth0:none:10.0.2.3
+            grep -aq 'rdinstall-init: static 10.0.2.15' "$work/static-ip.pxe.log" ||
+                { qlog "  FAIL: static-ip: /init did not configure ip="; passed=$((passed - 1)); failed=$((failed + 1)); }
+            grep -q '"hostname": "e2e-static"' "$reports" ||
+                { qlog "  FAIL: static-ip: reports do not carry the hostname from ip="; passed=$((passed - 1)); failed=$((failed + 1)); }
+            ;;
+        shell-fallback) shell_case ;;
+        bad-checksum)
+            CHECKSUM_OVERRIDE=sha256:$(printf '0%.0s' $(seq 64)) \
+                run_case bad-checksum 52:54:00:e2:e0:03 disk.img.bz2 disk failed ;;
+        *) qlog "unknown case $c (known: $all_cases)"; failed=$((failed + 1)) ;;
+    esac
+done
+
+qlog "e2e finished in $(($(date +%s) - t0))s${failures:+; failed:$failures}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
