@@ -25,4 +25,10 @@ if ! command -v cargo >/dev/null 2>&1; then
     echo "setup: cargo not found; install Rust with rustup first" >&2
     exit 1
 fi
+# dracut for the dracut-module test, without its recommends (it must not replace initramfs-tools).
+if ! dpkg-query -W -f='${Status}' dracut-core 2>/dev/null | grep -q "install ok installed"; then
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends dracut-core dracut-network
+fi
+
 rustup target list --installed | grep -q x86_64-unknown-linux-musl || rustup target add x86_64-unknown-linux-musl

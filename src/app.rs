@@ -103,13 +103,22 @@ pub fn load_settings(args: &InstallArgs) -> Result<Settings, Failure> {
     Ok(s)
 }
 
-fn console_style(p: ProgressArg) -> Style {
+/// `auto`: a bar only on an interactive terminal. A PXE boot's console is usually a serial
+/// line whose log an operator reads later, so `--from-cmdline` (and TERM=dumb or unset) gets
+/// plain lines, as does a pipe.
+fn console_style(p: ProgressArg, from_cmdline: bool) -> Style {
     match p {
         ProgressArg::None => Style::Quiet,
         ProgressArg::Plain => Style::Plain,
         ProgressArg::Bar => Style::Bar,
         ProgressArg::Auto => {
-            if std::io::stderr().is_terminal() && std::io::stdout().is_terminal() {
+            let term = std::env::var("TERM").unwrap_or_default();
+            if !from_cmdline
+                && !term.is_empty()
+                && term != "dumb"
+                && std::io::stderr().is_terminal()
+                && std::io::stdout().is_terminal()
+            {
                 Style::Bar
             } else {
                 Style::Plain
@@ -185,7 +194,7 @@ fn install_command(args: InstallArgs) -> i32 {
     let ev = Events::new();
     let kernel_log = args.from_cmdline;
     ev.add_sink(Box::new(Console::new(
-        console_style(args.progress),
+        console_style(args.progress, args.from_cmdline),
         args.json,
         kernel_log,
     )));

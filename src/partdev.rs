@@ -248,9 +248,40 @@ fn kernel_node(disk: &Path, number: u32, start: u64, size: u64) -> Option<PathBu
     let name = disk.file_name()?.to_str()?;
     let part = partition_name(name, number);
     let sys = Path::new("/sys/class/block").join(&part);
-    node_matches(&sys, start, size)
-        .then(|| Path::new("/dev").join(&part))
-        .filter(|p| p.exists())
+    if !node_matches(&sys, start, size) {
+        return None;
+    }
+    let node = Path::new("/dev").join(&part);
+    // The kernel knows the partition; its /dev node may still be on its way from udev (or
+    // never come, in a ramdisk without devtmpfs automation): wait briefly, then make it.
+    for _ in 0..25 {
+        if node.exists() {
+            return Some(node);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    make_node(&sys, &node).then_some(node)
+}
+
+/// mknod a block device node from sysfs `dev` ("major:minor").
+fn make_node(sys: &Path, node: &Path) -> bool {
+    use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+    let Ok(dev) = std::fs::read_to_string(sys.join("dev")) else {
+        return false;
+    };
+    let Some((maj, min)) = dev.trim().split_once(':') else {
+        return false;
+    };
+    let (Ok(maj), Ok(min)) = (maj.parse::<u64>(), min.parse::<u64>()) else {
+        return false;
+    };
+    mknod(
+        node,
+        SFlag::S_IFBLK,
+        Mode::from_bits_truncate(0o600),
+        makedev(maj, min),
+    )
+    .is_ok()
 }
 
 /// sysfs `start` and `size` are in 512-byte units whatever the sector size.
