@@ -1,11 +1,22 @@
 #!/bin/sh
-# Demo: build rdinstall, make a small sample disk image, serve it over HTTP on 127.0.0.1 and
-# install it into a sparse disk file, then show the result.
+# Demo of the main job on a built-in default.
+#
+#   demo/run.sh            a machine PXE-boots in QEMU (TCG): iPXE → pxelinux → kernel + the
+#                          rdinstall initrd; rdinstall installs a small test system from an HTTP
+#                          server on 127.0.0.1 with its cloud-config, reports, powers off; then
+#                          the installed disk boots alone and prints its cloud-config.
+#                          Both consoles are shown live (about two minutes the first time).
+#   demo/run.sh CASE       the same with another case: rootfs-xz (default), disk-bz2, bad-checksum
+#   demo/run.sh --local    no VM: install a sample image into a sparse disk file on this machine.
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/setup-debian.sh
 cargo build --release --target x86_64-unknown-linux-musl
 BIN=$PWD/target/x86_64-unknown-linux-musl/release/rdinstall
+
+if [ "${1:-}" != "--local" ]; then
+    RDINSTALL_BIN=$BIN exec tests/e2e/demo.sh "${1:-rootfs-xz}"
+fi
 WORK=$(mktemp -d /tmp/rdinstall-demo.XXXXXX)
 HTTP_PID=""
 cleanup() { [ -n "$HTTP_PID" ] && kill "$HTTP_PID" 2>/dev/null; rm -rf "$WORK"; }
