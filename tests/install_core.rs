@@ -29,18 +29,16 @@ fn every_format_installs_the_exact_bytes() {
         let sum = sha256_hex(&data);
         let url = srv.file(&format!("/img.{ext}"), data);
         let disk = Disk::filled(32 * MIB as u64, Some(0xa5));
-        let out = rdinstall(&[
-            "install",
-            "--image",
+        let out = install(
             &url,
-            "--disk",
-            disk.path.to_str().unwrap(),
-            "--yes",
-            "--image-checksum",
-            &format!("sha256:{sum}"),
-            "--progress",
-            "plain",
-        ]);
+            &disk,
+            &[
+                "--image-checksum",
+                &format!("sha256:{sum}"),
+                "--progress",
+                "plain",
+            ],
+        );
         assert_eq!(code(&out), 0, "{ext}: {}", text(&out));
         let d = disk.bytes();
         assert!(
@@ -64,14 +62,7 @@ fn file_url_and_plain_path_sources() {
     std::fs::write(&p, compress(&["gzip", "-c"], &img)).unwrap();
     for loc in [format!("file://{}", p.display()), p.display().to_string()] {
         let disk = Disk::new(16 * MIB as u64);
-        let out = rdinstall(&[
-            "install",
-            "--image",
-            &loc,
-            "--disk",
-            disk.path.to_str().unwrap(),
-            "--yes",
-        ]);
+        let out = install(&loc, &disk, &[]);
         assert_eq!(code(&out), 0, "{loc}: {}", text(&out));
         assert!(disk.bytes()[..img.len()] == img[..]);
     }
@@ -87,17 +78,7 @@ fn wrong_checksum_fails_after_write_and_leaves_no_partition_table() {
     std::fs::write(&disk.path, sample_disk_image(2 * MIB)).unwrap();
     disk_len(&disk, 32 * MIB as u64);
     let bad = format!("sha256:{}", "00".repeat(32));
-    let out = rdinstall(&[
-        "install",
-        "--image",
-        &url,
-        "--disk",
-        disk.path.to_str().unwrap(),
-        "--yes",
-        "--image-checksum",
-        &bad,
-        "--json",
-    ]);
+    let out = install(&url, &disk, &["--image-checksum", &bad, "--json"]);
     assert_eq!(code(&out), 4, "{}", text(&out));
     assert!(text(&out).contains("checksum mismatch"), "{}", text(&out));
     let d = disk.bytes();
@@ -139,14 +120,7 @@ fn truncated_and_corrupt_streams_fail_with_exit_4() {
         for (what, data) in [("truncated", cut), ("trailing", trailing)] {
             let url = srv.file(&format!("/{what}.{ext}"), data);
             let disk = Disk::new(16 * MIB as u64);
-            let out = rdinstall(&[
-                "install",
-                "--image",
-                &url,
-                "--disk",
-                disk.path.to_str().unwrap(),
-                "--yes",
-            ]);
+            let out = install(&url, &disk, &[]);
             assert_eq!(code(&out), 4, "{what} {ext}: {}", text(&out));
             assert!(
                 disk.bytes()[..MIB].iter().all(|b| *b == 0),
@@ -165,14 +139,7 @@ fn not_found_is_a_preflight_error_and_touches_nothing() {
         if let Some(s) = status {
             srv.route(path, Route::Status(s));
         }
-        let out = rdinstall(&[
-            "install",
-            "--image",
-            &srv.url(path),
-            "--disk",
-            disk.path.to_str().unwrap(),
-            "--yes",
-        ]);
+        let out = install(&srv.url(path), &disk, &[]);
         assert_eq!(code(&out), 3, "{}", text(&out));
         assert!(
             text(&out).contains(&srv.url(path)),
@@ -192,14 +159,7 @@ fn server_errors_are_retried() {
         Route::FailFirst(2, 503, Arc::new(img.clone())),
     );
     let disk = Disk::new(8 * MIB as u64);
-    let out = rdinstall(&[
-        "install",
-        "--image",
-        &srv.url("/flaky.raw"),
-        "--disk",
-        disk.path.to_str().unwrap(),
-        "--yes",
-    ]);
+    let out = install(&srv.url("/flaky.raw"), &disk, &[]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(disk.bytes()[..img.len()] == img[..]);
 }
@@ -212,27 +172,13 @@ fn image_larger_than_disk_is_refused() {
     let url = srv.file("/big.bz2", compress(&["bzip2", "-c"], &img));
     let disk = Disk::filled(8 * MIB as u64, Some(0x22));
     let before = disk.sha256();
-    let out = rdinstall(&[
-        "install",
-        "--image",
-        &url,
-        "--disk",
-        disk.path.to_str().unwrap(),
-        "--yes",
-    ]);
+    let out = install(&url, &disk, &[]);
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(text(&out).contains("larger disk"), "{}", text(&out));
     assert_eq!(disk.sha256(), before);
     // Raw: Content-Length tells.
     let url = srv.file("/big.raw", vec![1u8; 9 * MIB]);
-    let out = rdinstall(&[
-        "install",
-        "--image",
-        &url,
-        "--disk",
-        disk.path.to_str().unwrap(),
-        "--yes",
-    ]);
+    let out = install(&url, &disk, &[]);
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert_eq!(disk.sha256(), before);
     // Compressed, no table: stops cleanly at the disk's end.
@@ -240,14 +186,7 @@ fn image_larger_than_disk_is_refused() {
         "/big-notable.gz",
         compress(&["gzip", "-c"], &vec![3u8; 9 * MIB]),
     );
-    let out = rdinstall(&[
-        "install",
-        "--image",
-        &url,
-        "--disk",
-        disk.path.to_str().unwrap(),
-        "--yes",
-    ]);
+    let out = install(&url, &disk, &[]);
     assert_eq!(code(&out), 4, "{}", text(&out));
     assert!(text(&out).contains("larger than"), "{}", text(&out));
 }
@@ -396,14 +335,7 @@ fn gpt_backup_moves_to_the_end_of_a_larger_disk() {
         compress(&["gzip", "-c"], &std::fs::read(&img).unwrap()),
     );
     let disk = Disk::new(64 * MIB as u64);
-    let out = rdinstall(&[
-        "install",
-        "--image",
-        &url,
-        "--disk",
-        disk.path.to_str().unwrap(),
-        "--yes",
-    ]);
+    let out = install(&url, &disk, &[]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(
         text(&out).contains("moved the GPT backup header"),
@@ -440,16 +372,11 @@ fn resumes_after_the_connection_breaks() {
             Route::CutAt(Arc::new(Mutex::new(cuts)), Arc::new(data.clone())),
         );
         let disk = Disk::new(16 * MIB as u64);
-        let out = rdinstall(&[
-            "install",
-            "--image",
+        let out = install(
             &srv.url(&path),
-            "--disk",
-            disk.path.to_str().unwrap(),
-            "--yes",
-            "--image-checksum",
-            &format!("sha256:{sum}"),
-        ]);
+            &disk,
+            &["--image-checksum", &format!("sha256:{sum}")],
+        );
         assert_eq!(code(&out), 0, "run {i}: {}", text(&out));
         assert!(
             text(&out).contains("resuming"),
@@ -470,16 +397,7 @@ fn short_body_is_resumed_or_fails_cleanly() {
     // Always short: resume can never complete → exit 4 after the retry budget.
     srv.route("/short.raw", Route::Short(MIB + 5, Arc::new(img.clone())));
     let disk = Disk::new(8 * MIB as u64);
-    let out = rdinstall(&[
-        "install",
-        "--image",
-        &srv.url("/short.raw"),
-        "--disk",
-        disk.path.to_str().unwrap(),
-        "--yes",
-        "--retries",
-        "1",
-    ]);
+    let out = install(&srv.url("/short.raw"), &disk, &["--retries", "1"]);
     assert_eq!(code(&out), 4, "{}", text(&out));
     assert!(disk.bytes()[..MIB].iter().all(|b| *b == 0));
 }
@@ -497,16 +415,7 @@ fn mirrors_fall_over_to_the_next_location() {
     drop(dead);
     let list = format!("{},{dead_url},{good}", srv.url("/m0/missing.raw"));
     let disk = Disk::new(8 * MIB as u64);
-    let out = rdinstall(&[
-        "install",
-        "--image",
-        &list,
-        "--disk",
-        disk.path.to_str().unwrap(),
-        "--yes",
-        "--retries",
-        "0",
-    ]);
+    let out = install(&list, &disk, &["--retries", "0"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(
         text(&out).contains("/m0/missing.raw") && text(&out).contains("/m1/img.raw"),

@@ -20,19 +20,17 @@ fn success_sends_every_event_in_order_with_the_token() {
     let srv = Server::start();
     let url = srv.file("/img.bz2", compress(&["bzip2", "-c"], &img));
     let disk = Disk::new(16 * MIB as u64);
-    let out = rdinstall(&[
-        "install",
-        "--image",
+    let out = install(
         &url,
-        "--disk",
-        disk.path.to_str().unwrap(),
-        "--yes",
-        "--json",
-        "--report",
-        &srv.url("/report"),
-        "--report-token",
-        TOKEN,
-    ]);
+        &disk,
+        &[
+            "--json",
+            "--report",
+            &srv.url("/report"),
+            "--report-token",
+            TOKEN,
+        ],
+    );
     assert_eq!(code(&out), 0, "{}", text(&out));
     let posts = srv.posts();
     let k = kinds(&posts);
@@ -90,20 +88,18 @@ fn failure_reports_stage_exit_code_and_log_tail() {
     let srv = Server::start();
     let url = srv.file("/img.gz", compress(&["gzip", "-c"], &img));
     let disk = Disk::new(16 * MIB as u64);
-    let out = rdinstall(&[
-        "install",
-        "--image",
+    let out = install(
         &url,
-        "--disk",
-        disk.path.to_str().unwrap(),
-        "--yes",
-        "--image-checksum",
-        &format!("sha256:{}", "ab".repeat(32)),
-        "--report",
-        &srv.url("/report"),
-        "--report-token",
-        TOKEN,
-    ]);
+        &disk,
+        &[
+            "--image-checksum",
+            &format!("sha256:{}", "ab".repeat(32)),
+            "--report",
+            &srv.url("/report"),
+            "--report-token",
+            TOKEN,
+        ],
+    );
     assert_eq!(code(&out), 4, "{}", text(&out));
     let posts = srv.posts();
     let failed = posts.last().unwrap();
@@ -131,18 +127,11 @@ fn a_failing_report_server_never_changes_the_result() {
     // 500 for the first 6 POSTs, then it recovers.
     srv.post_failures.store(6, Ordering::SeqCst);
     let disk = Disk::new(16 * MIB as u64);
-    let out = rdinstall(&[
-        "install",
-        "--image",
+    let out = install(
         &url,
-        "--disk",
-        disk.path.to_str().unwrap(),
-        "--yes",
-        "--report",
-        &srv.url("/report"),
-        "--timeout",
-        "5",
-    ]);
+        &disk,
+        &["--report", &srv.url("/report"), "--timeout", "5"],
+    );
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(disk.bytes()[..img.len()] == img[..]);
     let k = kinds(&srv.posts());
@@ -160,20 +149,11 @@ fn a_failing_report_server_never_changes_the_result() {
     );
     drop(dead);
     let disk = Disk::new(16 * MIB as u64);
-    let out = rdinstall(&[
-        "install",
-        "--image",
+    let out = install(
         &url,
-        "--disk",
-        disk.path.to_str().unwrap(),
-        "--yes",
-        "--report",
-        &dead_url,
-        "--timeout",
-        "1",
-        "--retries",
-        "1",
-    ]);
+        &disk,
+        &["--report", &dead_url, "--timeout", "1", "--retries", "1"],
+    );
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(text(&out).contains("cannot connect"), "{}", text(&out));
 }
@@ -185,16 +165,11 @@ fn notify_url_gets_one_get_on_success() {
     let url = srv.file("/img.raw", img);
     srv.file("/cblr/svc/op/nopxe/system/node1", Vec::new());
     let disk = Disk::new(8 * MIB as u64);
-    let out = rdinstall(&[
-        "install",
-        "--image",
+    let out = install(
         &url,
-        "--disk",
-        disk.path.to_str().unwrap(),
-        "--yes",
-        "--notify-url",
-        &srv.url("/cblr/svc/op/nopxe/system/node1"),
-    ]);
+        &disk,
+        &["--notify-url", &srv.url("/cblr/svc/op/nopxe/system/node1")],
+    );
     assert_eq!(code(&out), 0, "{}", text(&out));
     let gets = srv
         .requests

@@ -104,22 +104,20 @@ fn detached_signatures() {
     let srv = Server::start();
     let url = srv.file("/img.bz2", data.clone());
     let k = keyring.to_str().unwrap();
-    let install = |sig_url: &str, policy: &str, disk: &Disk| {
-        rdinstall(&[
-            "install",
-            "--image",
+    let install_signed = |sig_url: &str, policy: &str, disk: &Disk| {
+        install(
             &url,
-            "--disk",
-            disk.path.to_str().unwrap(),
-            "--yes",
-            "--json",
-            "--signature",
-            policy,
-            "--keyring",
-            k,
-            "--image-signature",
-            sig_url,
-        ])
+            disk,
+            &[
+                "--json",
+                "--signature",
+                policy,
+                "--keyring",
+                k,
+                "--image-signature",
+                sig_url,
+            ],
+        )
     };
 
     // Good: by the primary key (armored) and by the signing subkey (binary).
@@ -129,7 +127,7 @@ fn detached_signatures() {
     ] {
         let sig_url = srv.file(&format!("/{name}.sig"), sig);
         let disk = Disk::new(16 * MIB as u64);
-        let out = install(&sig_url, "required", &disk);
+        let out = install_signed(&sig_url, "required", &disk);
         assert_eq!(code(&out), 0, "{name}: {}", text(&out));
         assert!(
             text(&out).contains("signature of"),
@@ -142,18 +140,7 @@ fn detached_signatures() {
     // Default location `<image>.sig`.
     srv.file("/img.bz2.sig", sign(&primary, false));
     let disk = Disk::new(16 * MIB as u64);
-    let out = rdinstall(&[
-        "install",
-        "--image",
-        &url,
-        "--disk",
-        disk.path.to_str().unwrap(),
-        "--yes",
-        "--signature",
-        "required",
-        "--keyring",
-        k,
-    ]);
+    let out = install(&url, &disk, &["--signature", "required", "--keyring", k]);
     assert_eq!(code(&out), 0, "default .sig: {}", text(&out));
 
     // Bad: the served bytes differ from what was signed (a raw image, so only the signature can
@@ -177,20 +164,18 @@ fn detached_signatures() {
     altered[3 * MIB + 17] ^= 1;
     let altered_url = srv.file("/altered.raw", altered);
     let disk = Disk::filled(16 * MIB as u64, Some(0x77));
-    let out = rdinstall(&[
-        "install",
-        "--image",
+    let out = install(
         &altered_url,
-        "--disk",
-        disk.path.to_str().unwrap(),
-        "--yes",
-        "--signature",
-        "required",
-        "--keyring",
-        k,
-        "--image-signature",
-        &raw_sig_url,
-    ]);
+        &disk,
+        &[
+            "--signature",
+            "required",
+            "--keyring",
+            k,
+            "--image-signature",
+            &raw_sig_url,
+        ],
+    );
     assert_eq!(code(&out), 4, "altered: {}", text(&out));
     assert!(text(&out).contains("signature"), "altered: {}", text(&out));
     assert!(
@@ -200,20 +185,18 @@ fn detached_signatures() {
     // The same signature passes on the true bytes.
     let true_url = srv.file("/true.raw", img.clone());
     let disk = Disk::new(16 * MIB as u64);
-    let out = rdinstall(&[
-        "install",
-        "--image",
+    let out = install(
         &true_url,
-        "--disk",
-        disk.path.to_str().unwrap(),
-        "--yes",
-        "--signature",
-        "required",
-        "--keyring",
-        k,
-        "--image-signature",
-        &raw_sig_url,
-    ]);
+        &disk,
+        &[
+            "--signature",
+            "required",
+            "--keyring",
+            k,
+            "--image-signature",
+            &raw_sig_url,
+        ],
+    );
     assert_eq!(code(&out), 0, "true raw: {}", text(&out));
 
     // Preflight failures leave the disk as it was.
@@ -240,7 +223,7 @@ fn detached_signatures() {
     for (name, sig_url, policy, needle) in cases {
         let disk = Disk::filled(16 * MIB as u64, Some(0x66));
         let before = disk.sha256();
-        let out = install(&sig_url, policy, &disk);
+        let out = install_signed(&sig_url, policy, &disk);
         assert_eq!(code(&out), 3, "{name}: {}", text(&out));
         assert!(text(&out).contains(needle), "{name}: {}", text(&out));
         assert_eq!(disk.sha256(), before, "{name}: disk changed");
@@ -248,6 +231,6 @@ fn detached_signatures() {
 
     // if-present: a missing signature is not an error.
     let disk = Disk::new(16 * MIB as u64);
-    let out = install(&srv.url("/absent.sig"), "if-present", &disk);
+    let out = install_signed(&srv.url("/absent.sig"), "if-present", &disk);
     assert_eq!(code(&out), 0, "if-present: {}", text(&out));
 }

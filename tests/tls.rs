@@ -100,14 +100,7 @@ fn https_trust_rules() {
     // Untrusted: preflight fails, names the host and says how to add a CA.
     let disk = Disk::filled(8 * MIB as u64, Some(7));
     let before = disk.sha256();
-    let out = rdinstall(&[
-        "install",
-        "--image",
-        &url,
-        "--disk",
-        disk.path.to_str().unwrap(),
-        "--yes",
-    ]);
+    let out = install(&url, &disk, &[]);
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(
         text(&out).contains("localhost") && text(&out).contains("ca_cert"),
@@ -117,30 +110,13 @@ fn https_trust_rules() {
     assert_eq!(disk.sha256(), before);
 
     // Trusted through ca_cert.
-    let out = rdinstall(&[
-        "install",
-        "--image",
-        &url,
-        "--disk",
-        disk.path.to_str().unwrap(),
-        "--yes",
-        "--ca-cert",
-        ca.to_str().unwrap(),
-    ]);
+    let out = install(&url, &disk, &["--ca-cert", ca.to_str().unwrap()]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(disk.bytes()[..img.len()] == img[..]);
 
     // insecure accepts it (never the default).
     let disk = Disk::new(8 * MIB as u64);
-    let out = rdinstall(&[
-        "install",
-        "--image",
-        &url,
-        "--disk",
-        disk.path.to_str().unwrap(),
-        "--yes",
-        "--insecure",
-    ]);
+    let out = install(&url, &disk, &["--insecure"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
 
     // The config fetch follows the same rules: a trusted image with an untrusted config URL
@@ -150,34 +126,14 @@ fn https_trust_rules() {
     let cfg_url = format!("https://localhost:{}/cfg", srv.port);
     let disk = Disk::filled(8 * MIB as u64, Some(9));
     let before = disk.sha256();
-    let out = rdinstall(&[
-        "install",
-        "--image",
-        &img_url,
-        "--disk",
-        disk.path.to_str().unwrap(),
-        "--yes",
-        "--config",
-        &cfg_url,
-        "--retries",
-        "0",
-    ]);
+    let out = install(&img_url, &disk, &["--config", &cfg_url, "--retries", "0"]);
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(text(&out).contains("not trusted"), "{}", text(&out));
     assert_eq!(disk.sha256(), before);
 
     // A bad ca_cert file is named.
     std::fs::write(&ca, "not a certificate").unwrap();
-    let out = rdinstall(&[
-        "install",
-        "--image",
-        &url,
-        "--disk",
-        disk.path.to_str().unwrap(),
-        "--yes",
-        "--ca-cert",
-        ca.to_str().unwrap(),
-    ]);
+    let out = install(&url, &disk, &["--ca-cert", ca.to_str().unwrap()]);
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(text(&out).contains("ca.pem"), "{}", text(&out));
 }

@@ -389,3 +389,17 @@ pub fn sha256_hex(d: &[u8]) -> String {
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
+
+/// `rdinstall install --image IMAGE --disk DISK --yes EXTRA...`
+pub fn install(image: &str, disk: &Disk, extra: &[&str]) -> Output {
+    let mut a = vec![
+        "install",
+        "--image",
+        image,
+        "--disk",
+        disk.path.to_str().unwrap(),
+        "--yes",
+    ];
+    a.extend_from_slice(extra);
+    rdinstall(&a)
+}
