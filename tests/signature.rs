@@ -1,3 +1,4 @@
+#![cfg(feature = "openpgp")]
 //! Detached OpenPGP signatures made by real gpg: good, bad, truncated, unknown key, subkey.
 
 mod common;
