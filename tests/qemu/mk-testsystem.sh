@@ -13,13 +13,16 @@
 # Reuses existing images unless this script, the init or the kernel changed.
 set -eu
 . "$(dirname "$0")/lib.sh"
+# Only OUTDIR goes to stdout (callers capture it); tools' chatter (mkfs.ext4 -d prints every
+# file it creates, even with -q) goes to stderr.
+exec 3>&1 >&2
 
 out=${1:-$CACHE/testsystem}
 kdir=$(kernel_dir)
 kver=$(cat "$kdir/kver")
 key="$(cat "$0" "$QEMU_LIB_DIR/testsystem-init" | md5sum | cut -c1-12)-$kver"
 if [ -f "$out/key" ] && [ "$(cat "$out/key")" = "$key" ] && [ -f "$out/disk.img.bz2" ]; then
-    echo "$out"
+    echo "$out" >&3
     exit 0
 fi
 
@@ -108,4 +111,4 @@ xz -6 -T0 -c "$out/rootfs.ext4" >"$out/rootfs.ext4.xz"
 bzip2 -9 -c "$out/disk.img" >"$out/disk.img.bz2"
 echo "$key" >"$out/key"
 qlog "mk-testsystem: $(cd "$out" && ls -s --block-size=K rootfs.ext4 rootfs.ext4.xz disk.img disk.img.bz2 | tr '\n' ' ')"
-echo "$out"
+echo "$out" >&3
