@@ -10,4 +10,12 @@ ls -l target/x86_64-unknown-linux-musl/release/rdinstall
 # The QEMU tests put exactly this static binary into the PXE initrd.
 export RDINSTALL_BIN="$PWD/target/x86_64-unknown-linux-musl/release/rdinstall"
 # Tests share loop devices and QEMU's CPU time: two test threads keep them predictable here.
-cargo test --all-targets -- --test-threads=2
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --all-targets -- --test-threads=2 2>&1 | tee "$log" || status=1
+# cargo's exit status through the pipe:
+grep -q '^error: test failed\|^error: [0-9]* targets failed\|^error: could not compile' "$log" && status=1
+# One closing line for the whole suite, summed over every test binary.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit $status

@@ -2,7 +2,7 @@
 //! `rdinstall install --image FILE --image-kind rootfs --disk FILE --yes`, checked with
 //! independent tools on loop devices losetup makes.
 
-#[path = "boot_support.rs"]
+#[path = "common/boot.rs"]
 mod support;
 
 use std::path::Path;

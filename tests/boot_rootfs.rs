@@ -2,7 +2,7 @@
 //! partition table → bootloader → cloud-config. Everything checked with independent tools
 //! (sfdisk, sgdisk, blkid, debugfs, e2fsck) on loop devices losetup makes.
 
-#[path = "boot_support.rs"]
+#[path = "common/boot.rs"]
 mod support;
 
 use rdinstall::boot::{self, PostInstall};

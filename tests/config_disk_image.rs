@@ -2,7 +2,7 @@
 //! cloud-config, `config_partition`, CoreOS's ROOT label; bootloader=auto leaving the image's
 //! boot code alone and bootloader=extlinux installing on the image's boot partition.
 
-#[path = "boot_support.rs"]
+#[path = "common/boot.rs"]
 mod support;
 
 use rdinstall::boot::{self, PostInstall};
