@@ -283,7 +283,8 @@ fn write_image(s: &Settings, plan: &Plan, ev: &Events) -> Result<()> {
     let mut f = t.open_write()?;
     let o = NetOptions::from_settings(s);
     // Re-open the image from the location that answered in preflight.
-    let src = image::source::open(std::slice::from_ref(&plan.image.location), &o, ev)?;
+    let verified = s.image_checksum.is_some() || plan.signature.is_some();
+    let src = image::source::open_for_write(&s.image, &plan.image.location, verified, &o, ev)?;
     let served_total = src.size;
     let served = Arc::new(AtomicU64::new(0));
     let counted: Box<dyn Read + Send> = Box::new(image::hash::CountingReader {

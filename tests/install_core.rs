@@ -441,3 +441,41 @@ fn mirrors_fall_over_to_the_next_location() {
         text(&out)
     );
 }
+
+#[test]
+fn a_mirror_takes_over_mid_download_when_a_checksum_covers_the_splice() {
+    let img = sample_disk_image(6 * MIB);
+    let data = compress(&["gzip", "-c", "-1"], &img);
+    let sum = format!("sha256:{}", sha256_hex(&data));
+    let a = Server::start();
+    let b = Server::start();
+    a.route(
+        "/img.gz",
+        Route::CutThenDown(data.len() as u64 / 2, Arc::new(data.clone())),
+    );
+    let b_url = b.file("/img.gz", data.clone());
+    let list = format!("{},{b_url}", a.url("/img.gz"));
+    let disk = Disk::new(16 * MIB as u64);
+    let out = install(&list, &disk, &["--retries", "1", "--image-checksum", &sum]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(text(&out).contains("continuing at byte"), "{}", text(&out));
+    assert!(disk.bytes()[..img.len()] == img[..]);
+    let ranged = b
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.headers.contains_key("range"))
+        .count();
+    assert_eq!(ranged, 1, "the mirror was asked for the rest only");
+
+    // Without a checksum the splice is not allowed: the install fails cleanly instead.
+    a.route(
+        "/img2.gz",
+        Route::CutThenDown(data.len() as u64 / 2, Arc::new(data.clone())),
+    );
+    let list = format!("{},{b_url}", a.url("/img2.gz"));
+    let disk = Disk::new(16 * MIB as u64);
+    let out = install(&list, &disk, &["--retries", "1"]);
+    assert_eq!(code(&out), 4, "{}", text(&out));
+}

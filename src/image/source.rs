@@ -41,6 +41,39 @@ pub fn open(locations: &[String], o: &NetOptions, ev: &Events) -> Result<Source>
     }
 }
 
+/// The write stage: open the location that answered in preflight. When `verified` (a checksum
+/// or signature covers the whole stream) and its server dies mid-body for good, the download
+/// continues at the same byte from the next mirrors in the list; a splice of a different file
+/// then fails verification, never silently.
+pub fn open_for_write(
+    locations: &[String],
+    chosen: &str,
+    verified: bool,
+    o: &NetOptions,
+    ev: &Events,
+) -> Result<Source> {
+    if net::local_path(chosen).is_some() {
+        return open_one(chosen, o, ev);
+    }
+    let mut r = HttpReader::open(chosen, o, ev.clone())?;
+    if verified {
+        let after = locations
+            .iter()
+            .position(|l| l == chosen)
+            .map_or(0, |i| i + 1);
+        r.fallback = locations[after..]
+            .iter()
+            .filter(|l| net::local_path(l).is_none())
+            .cloned()
+            .collect();
+    }
+    Ok(Source {
+        size: r.total,
+        location: chosen.to_string(),
+        reader: Box::new(r),
+    })
+}
+
 fn open_one(loc: &str, o: &NetOptions, ev: &Events) -> Result<Source> {
     if let Some(path) = net::local_path(loc) {
         let f = std::fs::File::open(&path)
@@ -80,6 +113,8 @@ pub struct HttpReader {
     last_modified: Option<String>,
     /// Failures since the last byte arrived.
     failures: u32,
+    /// Mirrors to continue from when this server is gone for good (see `open_for_write`).
+    pub fallback: std::collections::VecDeque<String>,
     pub resumes: u32,
 }
 
@@ -97,6 +132,7 @@ impl HttpReader {
             etag: None,
             last_modified: None,
             failures: 0,
+            fallback: Default::default(),
             resumes: 0,
         };
         let mut attempt = 0;
@@ -159,6 +195,17 @@ impl HttpReader {
         self.resp = None;
         loop {
             if self.failures > self.o.retries {
+                if let Some(next) = self.fallback.pop_front() {
+                    self.ev.warn(format!(
+                        "{} is gone; continuing at byte {} from mirror {next} (the checksum/signature covers the splice)",
+                        self.url, self.pos
+                    ));
+                    self.url = next;
+                    self.etag = None;
+                    self.last_modified = None;
+                    self.failures = 0;
+                    continue;
+                }
                 return Err(io::Error::other(format!(
                     "download of {} broke at byte {} ({why}) and did not recover after {} attempts",
                     self.url, self.pos, self.failures

@@ -28,6 +28,9 @@ pub enum Route {
     CutAt(Arc<Mutex<Vec<u64>>>, Arc<Vec<u8>>),
     /// Redirect to the given path.
     Redirect(String),
+    /// The first two requests (preflight's look at the head, then the write) get the body cut
+    /// at this offset; every later one a 503: a server that dies mid-download and stays down.
+    CutThenDown(u64, Arc<Vec<u8>>),
 }
 
 #[derive(Debug, Clone)]
@@ -220,6 +223,13 @@ fn handle(
                 )?;
                 out.write_all(&data[..k.min(data.len())])?;
                 return Ok(());
+            }
+            Some(Route::CutThenDown(at, data)) => {
+                if n <= 2 {
+                    send_body(&mut out, &data, range_start, Some(at))?;
+                    return Ok(());
+                }
+                write!(out, "HTTP/1.1 503 Down\r\nContent-Length: 0\r\n\r\n")?;
             }
             Some(Route::CutAt(cuts, data)) => {
                 let cut = {
