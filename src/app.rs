@@ -211,7 +211,11 @@ fn install_command(args: InstallArgs) -> i32 {
     };
     let m = Machine::detect(s.bootif.as_deref());
     ev.set_machine(m.mac, m.hostname);
-    attach_reporter(&s, &ev);
+    // A dry run touches nothing, the provisioning server's view of the machine included: it
+    // prints its events (--json) but reports none.
+    if !args.dry_run {
+        attach_reporter(&s, &ev);
+    }
     ev.started();
     let result = if args.dry_run {
         install::preflight(&s, &ev)
@@ -226,7 +230,6 @@ fn install_command(args: InstallArgs) -> i32 {
         Ok(plan) => {
             if args.dry_run {
                 ev.info("dry run: nothing was written");
-                ev.succeeded();
                 ev.close();
                 return 0;
             }

@@ -206,9 +206,12 @@ fn dry_run_touches_nothing_and_prints_the_plan() {
         &url,
         "--disk",
         disk.path.to_str().unwrap(),
+        "--report",
+        &srv.url("/report"),
     ]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert_eq!(disk.sha256(), before);
+    assert!(srv.posts().is_empty(), "a dry run reports nothing");
     let evs = events(&out);
     let plan = evs
         .iter()
