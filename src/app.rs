@@ -127,14 +127,13 @@ fn console_style(p: ProgressArg, from_cmdline: bool) -> Style {
     }
 }
 
-fn attach_reporter(s: &Settings, ev: &Events) {
+fn attach_reporter(s: &Settings, m: &Machine, ev: &Events) {
     if s.report.is_empty() {
         return;
     }
-    let m = Machine::detect(s.bootif.as_deref());
     let mut urls = Vec::new();
     for u in &s.report {
-        match template::expand(u, &m) {
+        match template::expand(u, m) {
             Ok(u) => urls.push(u),
             Err(e) => ev.warn(format!("report URL skipped: {e}")),
         }
@@ -210,11 +209,11 @@ fn install_command(args: InstallArgs) -> i32 {
         }
     };
     let m = Machine::detect(s.bootif.as_deref());
-    ev.set_machine(m.mac, m.hostname);
+    ev.set_machine(m.mac.clone(), m.hostname.clone());
     // A dry run touches nothing, the provisioning server's view of the machine included: it
     // prints its events (--json) but reports none.
     if !args.dry_run {
-        attach_reporter(&s, &ev);
+        attach_reporter(&s, &m, &ev);
     }
     ev.started();
     let result = if args.dry_run {
@@ -274,22 +273,8 @@ fn notify(s: &Settings, plan: &Plan, ev: &Events) {
             return;
         }
     };
-    let o = NetOptions::from_settings(s);
-    let r = net::client(&o).and_then(|c| {
-        let mut attempt = 0;
-        loop {
-            match c.get(&url).timeout(o.timeout).send() {
-                Ok(r) if r.status().is_success() => return Ok(()),
-                Ok(r) if attempt >= o.retries || !net::retryable_status(r.status()) => {
-                    return Err(anyhow!("{url} answered HTTP {}", r.status()))
-                }
-                Err(e) if attempt >= o.retries => return Err(net::explain(&url, &e)),
-                _ => {}
-            }
-            std::thread::sleep(net::backoff(attempt));
-            attempt += 1;
-        }
-    });
+    // A plain GET with the usual retries; the answer's body is not needed.
+    let r = net::fetch_small(&url, 1 << 20, &NetOptions::from_settings(s)).map(|_| ());
     match r {
         Ok(()) => ev.info(format!("notified {url}")),
         Err(e) => ev.warn(format!("notify_url failed: {e:#}")),

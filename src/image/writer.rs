@@ -231,21 +231,12 @@ fn make_zero(f: &File, mode: ZeroMode, off: u64, len: u64) -> io::Result<()> {
 pub fn zero_mode_for(target: &crate::disk::Target, f: &File) -> ZeroMode {
     use crate::disk::TargetKind;
     match target.kind {
-        TargetKind::File => {
-            // Probe: punching a zero-length... fallocate rejects len 0, so punch the last
-            // (already written-or-not) byte range is unsafe; ask the filesystem with a
-            // zero-effect KEEP_SIZE allocate beyond EOF instead.
-            use std::os::fd::AsRawFd;
-            let flags = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
-            // Punching beyond EOF with KEEP_SIZE changes nothing visible and tells us support.
-            let size = target.size as i64;
-            let r = unsafe { libc::fallocate(f.as_raw_fd(), flags, size, 4096) };
-            if r == 0 {
-                ZeroMode::PunchHole
-            } else {
-                ZeroMode::Write
-            }
-        }
+        // Punching a hole beyond EOF (KEEP_SIZE) changes nothing visible and tells whether
+        // the filesystem supports holes, through the same call the writer makes.
+        TargetKind::File => match make_zero(f, ZeroMode::PunchHole, target.size, 4096) {
+            Ok(()) => ZeroMode::PunchHole,
+            Err(_) => ZeroMode::Write,
+        },
         TargetKind::Block => {
             let name = target
                 .dev_path

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -394,10 +394,6 @@ pub fn compress(tool: &[&str], data: &[u8]) -> Vec<u8> {
 pub fn sha256_hex(d: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(d))
-}
-
-pub fn exists(p: &Path) -> bool {
-    p.exists()
 }
 
 /// `rdinstall install --image IMAGE --disk DISK --yes EXTRA...`
