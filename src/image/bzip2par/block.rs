@@ -7,6 +7,7 @@
 use super::bits::{BitReader, Chunk};
 use super::crc::Crc;
 use super::huffman::{Table, MAX_LEN};
+use super::pool::Pool;
 use super::rle::Rle1;
 use super::BLOCK_MAGIC;
 
@@ -45,6 +46,8 @@ pub enum Output {
 
 /// Per-thread buffers reused across blocks.
 pub struct Scratch {
+    /// Where output buffers come from (shared with the consumer, which hands them back).
+    pool: Pool,
     /// The block after run-length and move-to-front decoding (the BWT's last column).
     ll: Vec<u8>,
     /// Inverse-BWT links: for each position, the next one along the output.
@@ -56,9 +59,10 @@ pub struct Scratch {
     crc_buf: Vec<u8>,
 }
 
-impl Default for Scratch {
-    fn default() -> Self {
+impl Scratch {
+    pub fn with_pool(pool: Pool) -> Self {
         Scratch {
+            pool,
             ll: Vec::new(),
             tt: Vec::new(),
             tables: (0..MAX_GROUPS).map(|_| Table::default()).collect(),
@@ -254,7 +258,10 @@ fn decode_body(r: &mut BitReader<'_>, s: &mut Scratch) -> Result<Decoded, BlockE
     }
 
     // Inverse BWT: link each position to the next output position. Plain stores into
-    // 256 ascending runs, no read-modify-write.
+    // 256 ascending runs, no read-modify-write. Each entry also carries the byte its
+    // position holds in the sorted first column (the byte being placed: `b`), which is the
+    // byte the walk emits on arriving there, so the walk needs one random load per byte,
+    // not two (bzip2's "fast" layout, with the first column instead of the last).
     let mut cftab = [0u32; 256];
     let mut sum = 0u32;
     for (c, &k) in cftab.iter_mut().zip(counts.iter()) {
@@ -269,11 +276,10 @@ fn decode_body(r: &mut BitReader<'_>, s: &mut Scratch) -> Result<Decoded, BlockE
     let ll = &s.ll[..n];
     for (i, &b) in ll.iter().enumerate() {
         let dst = &mut cftab[b as usize];
-        tt[*dst as usize] = i as u32;
+        tt[*dst as usize] = ((i as u32) << 8) | b as u32;
         *dst += 1;
     }
-    let pre = walk(tt, ll, orig_ptr, &mut s.pieces)?;
-    let mut pre = pre;
+    let mut pre = walk(tt, orig_ptr, &mut s.pieces, &s.pool)?;
     if randomised {
         derandomise(&mut pre);
     }
@@ -281,14 +287,15 @@ fn decode_body(r: &mut BitReader<'_>, s: &mut Scratch) -> Result<Decoded, BlockE
     // Final run-length expansion, CRC over the result.
     let mut crc = Crc::default();
     let mut rle = Rle1::new(pre);
-    let mut plain = Vec::with_capacity(n + n / 16);
+    let mut plain = s.pool.take(n + n / 16);
     let fits = rle.fill_vec(&mut plain, KEEP_EXPANDED);
     let data = if fits {
         crc.update(&plain);
+        s.pool.give(rle.into_inner());
         Output::Plain(plain)
     } else {
         crc.update(&plain);
-        drop(plain);
+        s.pool.give(plain);
         loop {
             let k = rle.fill(&mut s.crc_buf);
             if k == 0 {
@@ -314,14 +321,19 @@ fn decode_body(r: &mut BitReader<'_>, s: &mut Scratch) -> Result<Decoded, BlockE
 
 /// Chains walked at once by `walk`.
 const CHAINS: usize = 8;
-/// Flags in link entries (indexes are below 2^20, so the top bits are free): where a chain
-/// starts, and entries some chain has passed.
+/// Link entries: the byte in bits 0..8, the next position (below 2^20) in bits 8..28, and
+/// two flags: where a chain starts, and entries some chain has passed.
 const MARK: u32 = 1 << 31;
 const VISITED: u32 = 1 << 30;
-const INDEX: u32 = (1 << 24) - 1;
+const LINK: u32 = ((1 << 20) - 1) << 8;
+
+#[inline(always)]
+fn next(e: u32) -> usize {
+    ((e & LINK) >> 8) as usize
+}
 
 /// Follows the inverse-BWT links from `orig_ptr`, producing the block before its final
-/// run-length expansion.
+/// run-length expansion: each entry visited gives one byte and the next position.
 ///
 /// One walk is a chain of dependent loads from a 3.6 MB array: memory latency, not work,
 /// sets its speed. So CHAINS chains are walked at once: one from the true start, the others
@@ -330,18 +342,18 @@ const INDEX: u32 = (1 << 24) - 1;
 /// by which piece ends where.
 fn walk(
     tt: &mut [u32],
-    ll: &[u8],
     orig_ptr: usize,
     pool: &mut Vec<Vec<u8>>,
+    buffers: &Pool,
 ) -> Result<Vec<u8>, BlockError> {
     let n = tt.len();
-    let first = tt[orig_ptr] as usize;
     if n < 64 * 1024 {
-        let mut pre = Vec::with_capacity(n);
-        let mut pos = first;
+        let mut pre = buffers.take(n);
+        let mut pos = orig_ptr;
         for _ in 0..n {
-            pre.push(ll[pos]);
-            pos = tt[pos] as usize;
+            let e = tt[pos];
+            pre.push(e as u8);
+            pos = next(e);
         }
         return Ok(pre);
     }
@@ -365,16 +377,16 @@ fn walk(
         let mut out = pool.pop().unwrap_or_default();
         out.clear();
         out.reserve(n / CHAINS);
-        out.push(ll[r]);
+        out.push(e as u8);
         pieces.push(Piece {
             start: r,
             end: usize::MAX,
             out,
         });
-        active[*k] = (pieces.len() - 1, (e & INDEX) as usize);
+        active[*k] = (pieces.len() - 1, next(e));
         *k += 1;
     };
-    start(first, tt, &mut pieces, &mut active, &mut k);
+    start(orig_ptr, tt, &mut pieces, &mut active, &mut k);
     for c in 1..CHAINS {
         let r = (c * n / CHAINS + 7) % n;
         if tt[r] & (MARK | VISITED) == 0 {
@@ -395,8 +407,8 @@ fn walk(
                 continue;
             }
             tt[p] = e | VISITED;
-            pieces[piece].out.push(ll[p]);
-            active[j].1 = (e & INDEX) as usize;
+            pieces[piece].out.push(e as u8);
+            active[j].1 = next(e);
             j += 1;
         }
         steps += k;
@@ -429,12 +441,12 @@ fn walk(
         .map(|(i, pc)| (pc.start, i))
         .collect();
     by_start.sort_unstable();
-    let mut pre = Vec::with_capacity(n);
+    let mut pre = buffers.take(n);
     let mut i = 0;
     for _ in 0..pieces.len() {
         pre.extend_from_slice(&pieces[i].out);
         let end = pieces[i].end;
-        if end == first {
+        if end == orig_ptr {
             break;
         }
         match by_start.binary_search_by_key(&end, |&(st, _)| st) {

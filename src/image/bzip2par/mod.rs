@@ -22,6 +22,7 @@ mod bits;
 mod block;
 mod crc;
 mod huffman;
+mod pool;
 mod rle;
 mod scan;
 mod stream;
@@ -34,6 +35,7 @@ use std::thread;
 pub use scan::{split_blocks, Boundary, Kind};
 
 use bits::Chunk;
+use pool::Pool;
 use stream::{BlockResult, Bz2Stream, Msg};
 
 /// The block header magic (BCD of pi).
@@ -76,12 +78,14 @@ pub fn reader_with_false_boundaries<R: Read + Send + 'static>(
     };
     let (job_tx, job_rx) = sync_channel::<Job>(threads);
     let job_rx = Arc::new(Mutex::new(job_rx));
+    let pool = Pool::default();
     let mut started = 0;
     for i in 0..threads {
         let job_rx = Arc::clone(&job_rx);
+        let pool = pool.clone();
         let spawned = thread::Builder::new()
             .name(format!("bz2-decode-{i}"))
-            .spawn(move || worker(&job_rx));
+            .spawn(move || worker(&job_rx, pool));
         // Fewer threads than asked (out of memory or thread limit) only costs speed.
         if spawned.is_ok() {
             started += 1;
@@ -107,7 +111,7 @@ pub fn reader_with_false_boundaries<R: Read + Send + 'static>(
             "bzip2: cannot start decoder threads ({e}); try a lower threads setting"
         )));
     }
-    Box::new(Bz2Stream::new(msg_rx))
+    Box::new(Bz2Stream::new(msg_rx, pool))
 }
 
 /// A reader that only reports why decoding could not start.
@@ -119,8 +123,8 @@ impl Read for Failed {
     }
 }
 
-fn worker(jobs: &Mutex<Receiver<Job>>) {
-    let mut scratch = Box::<block::Scratch>::default();
+fn worker(jobs: &Mutex<Receiver<Job>>, pool: Pool) {
+    let mut scratch = Box::new(block::Scratch::with_pool(pool));
     loop {
         // The lock is held only while waiting for a job, not while decoding.
         let job = match jobs.lock() {

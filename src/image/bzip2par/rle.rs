@@ -25,6 +25,11 @@ impl Rle1 {
         }
     }
 
+    /// The inverse-BWT output, for reuse.
+    pub fn into_inner(self) -> Vec<u8> {
+        self.pre
+    }
+
     /// Starts the expansion over from the beginning.
     pub fn rewind(&mut self) {
         let pre = std::mem::take(&mut self.pre);

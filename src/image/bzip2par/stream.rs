@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::bits::Chunk;
 use super::block::{self, BlockError, Decoded, Output, Scratch};
 use super::crc;
+use super::pool::Pool;
 use super::scan::{is_stream_header, Kind};
 use super::{EOS_MAGIC, MAX_CHUNK_BYTES};
 
@@ -41,6 +42,8 @@ pub struct Bz2Stream {
     failed: Option<(io::ErrorKind, String)>,
     /// For chunks merged here after a false boundary.
     scratch: Option<Box<Scratch>>,
+    /// Where consumed output buffers go back to the workers.
+    pool: Pool,
     stream_no: usize,
     block_no: usize,
 }
@@ -52,7 +55,7 @@ fn invalid(msg: String) -> io::Error {
 const WHAT_TO_DO: &str = "the image is corrupt or incomplete; re-download it or check the source";
 
 impl Bz2Stream {
-    pub fn new(rx: Receiver<Msg>) -> Self {
+    pub fn new(rx: Receiver<Msg>, pool: Pool) -> Self {
         Bz2Stream {
             rx,
             peeked: None,
@@ -60,6 +63,7 @@ impl Bz2Stream {
             out: None,
             failed: None,
             scratch: None,
+            pool,
             stream_no: 0,
             block_no: 0,
         }
@@ -246,7 +250,10 @@ impl Bz2Stream {
     }
 
     fn decode_here(&mut self, chunk: &Chunk) -> BlockResult {
-        let s = self.scratch.get_or_insert_with(Default::default);
+        let pool = &self.pool;
+        let s = self
+            .scratch
+            .get_or_insert_with(|| Box::new(Scratch::with_pool(pool.clone())));
         block::decode(chunk, s)
     }
 
@@ -326,7 +333,11 @@ impl Read for Bz2Stream {
                 if n > 0 {
                     return Ok(n);
                 }
-                self.out = None;
+                match self.out.take() {
+                    Some((Output::Plain(v), _)) => self.pool.give(v),
+                    Some((Output::Runs(rle), _)) => self.pool.give(rle.into_inner()),
+                    None => {}
+                }
             }
             if let Some((kind, msg)) = &self.failed {
                 return Err(io::Error::new(*kind, msg.clone()));
