@@ -327,7 +327,11 @@ fn write_image(s: &Settings, plan: &Plan, ev: &Events) -> Result<()> {
     };
     ev.reset_progress();
     let served_now = served.clone();
-    let written = writer::stream(dec, &f, &spec, |b| {
+    let out = writer::Target {
+        file: &f,
+        direct: writer::open_direct(t),
+    };
+    let written = writer::stream(dec, &out, &spec, |b| {
         let s = (total.is_none()).then(|| (served_now.load(Ordering::Relaxed), served_total));
         ev.progress(Stage::Write, b, total, s)
     })?;
