@@ -68,6 +68,14 @@ pub fn preflight(s: &Settings, ev: &Events) -> Result<Plan, Failure> {
     if headbuf.is_empty() {
         return Err(pf(anyhow!("image {location} is empty")));
     }
+    if let Some(kind) = head::container_format(&headbuf) {
+        return Err(pf(anyhow!(
+            "image {location} is a {kind} virtual-machine disk file, not a raw disk image; \
+             written as it is the disk would not boot. Convert it first, e.g. \
+             `qemu-img convert -O raw IMAGE disk.raw` (compress the result with zstd, xz, gzip \
+             or bzip2 if you like), and set image to the converted file"
+        )));
+    }
     let head_info = head::inspect(&headbuf);
     ev.info(format!(
         "image {location}: {format:?}, partition table {:?}{}",

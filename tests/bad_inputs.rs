@@ -129,6 +129,22 @@ fn bad_inputs() {
         }
         srv.file("/c/huge", v)
     };
+    // A real qcow2 (Ubuntu's cloud .img files are qcow2), plain and inside xz.
+    let qcow2 = {
+        let d = tempfile::tempdir().unwrap();
+        let (r, q) = (d.path().join("i.raw"), d.path().join("i.qcow2"));
+        std::fs::write(&r, &img).unwrap();
+        let st = std::process::Command::new("qemu-img")
+            .args(["convert", "-f", "raw", "-O", "qcow2"])
+            .arg(&r)
+            .arg(&q)
+            .status()
+            .expect("qemu-img (qemu-utils) is needed");
+        assert!(st.success());
+        std::fs::read(&q).unwrap()
+    };
+    let qcow2_xz = srv.file("/img.qcow2.xz", compress(&["xz", "-c", "-0"], &qcow2));
+    let qcow2 = srv.file("/img.qcow2", qcow2);
     let sfile = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(sfile.path(), "- not\n- a mapping\n").unwrap();
     let sunknown = tempfile::NamedTempFile::new().unwrap();
@@ -266,6 +282,18 @@ fn bad_inputs() {
             &["--image", &srv.url("/nope.bz2"), "--disk", "DISK"],
             3,
             "/nope.bz2",
+        ),
+        case(
+            "qcow2 image",
+            &["--image", &qcow2, "--disk", "DISK"],
+            3,
+            "qcow2 virtual-machine disk",
+        ),
+        case(
+            "qcow2 inside xz",
+            &["--image", &qcow2_xz, "--disk", "DISK"],
+            3,
+            "qemu-img convert -O raw",
         ),
         case(
             "403",

@@ -28,6 +28,25 @@ fn u64le(b: &[u8], off: usize) -> Option<u64> {
         .map(|s| u64::from_le_bytes(s.try_into().unwrap()))
 }
 
+/// Virtual-machine disk containers, which are not raw disks: written to a disk byte for byte
+/// they leave a disk that does not boot, so they are named and refused before anything is
+/// written. (A fixed-size VHD is raw data plus a footer at the end, and works as it is.)
+pub fn container_format(head: &[u8]) -> Option<&'static str> {
+    if head.starts_with(b"QFI\xfb") {
+        Some("qcow2")
+    } else if head.starts_with(b"KDMV") || head.starts_with(b"# Disk DescriptorFile") {
+        Some("VMDK")
+    } else if head.starts_with(b"vhdxfile") {
+        Some("VHDX")
+    } else if head.starts_with(b"conectix") {
+        Some("VHD (dynamic)")
+    } else if head.get(0x40..0x44) == Some(&[0x7f, 0x10, 0xda, 0xbe]) {
+        Some("VDI")
+    } else {
+        None
+    }
+}
+
 pub fn inspect(head: &[u8]) -> HeadInfo {
     for ss in [512usize, 4096] {
         if let Some(info) = gpt(head, ss) {
@@ -115,6 +134,22 @@ fn mbr(head: &[u8]) -> Option<HeadInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn containers_are_named() {
+        assert_eq!(container_format(b"QFI\xfb\0\0\0\x03"), Some("qcow2"));
+        assert_eq!(container_format(b"KDMV\x01\0\0\0"), Some("VMDK"));
+        assert_eq!(container_format(b"vhdxfile"), Some("VHDX"));
+        let mut vdi = vec![0u8; 512];
+        vdi[0x40..0x44].copy_from_slice(&0xbeda_107f_u32.to_le_bytes());
+        assert_eq!(container_format(&vdi), Some("VDI"));
+        // A raw disk with an MBR, and an empty one, are not containers.
+        let mut mbr = vec![0u8; 512];
+        mbr[510] = 0x55;
+        mbr[511] = 0xaa;
+        assert_eq!(container_format(&mbr), None);
+        assert_eq!(container_format(b""), None);
+    }
 
     #[test]
     fn mbr_extent() {

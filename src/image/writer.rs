@@ -428,7 +428,10 @@ mod tests {
             let w = r.unwrap();
             assert_eq!(w.bytes, data.len() as u64);
             assert!(disk[..1 << 20].iter().all(|b| *b == 0xee));
-            assert!(disk[1 << 20..(1 << 20) + data.len()] == data[..], "{mode:?}");
+            assert!(
+                disk[1 << 20..(1 << 20) + data.len()] == data[..],
+                "{mode:?}"
+            );
             assert!(disk[(1 << 20) + data.len()..].iter().all(|b| *b == 0xee));
         }
     }
