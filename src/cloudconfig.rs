@@ -4,6 +4,7 @@
 //! logs, events or error messages. Errors name the source, a line and a column, and what is
 //! wrong.
 
+use crate::boot::sysroot::SystemRoot;
 use crate::boot::{locate, mount::check_no_symlinks, mount::MountedFs, PostInstall};
 use crate::layout;
 use crate::settings::ConfigTarget;
@@ -213,15 +214,39 @@ pub fn inject(p: &PostInstall) -> Result<()> {
         m.info.kind,
         m.info.uuid
     ));
+    // `/` and `/var` of the installed system within this filesystem (btrfs subvolumes).
+    let sys = SystemRoot::find(m.root(), &m.info);
+    for unseen in sys.iter().flat_map(|s| &s.unreachable) {
+        p.events.warn(format!(
+            "config: the installed /etc/fstab mounts {unseen} from this filesystem, which \
+             rdinstall cannot see from its top; files below it are written into the root"
+        ));
+    }
+    let place = |dir: &str| match &sys {
+        Some(s) => {
+            let (base, rel) = s.place(dir);
+            if base != s.root() {
+                p.events.info(format!(
+                    "config: /{dir} is in {} (mounted by the installed /etc/fstab)",
+                    s.shown(&base)
+                ));
+            }
+            (base, rel)
+        }
+        // CoreOS/Flatcar: a nearly empty ROOT filesystem, filled on first boot.
+        None => (m.root().to_path_buf(), dir.to_string()),
+    };
     for t in &p.settings.config_target {
         match t {
             ConfigTarget::Nocloud => {
                 let meta = meta_data(p);
-                write_private(m.root(), NOCLOUD_DIR, "user-data", &cfg.bytes, p)?;
-                write_private(m.root(), NOCLOUD_DIR, "meta-data", meta.as_bytes(), p)?;
+                let (base, rel) = place(NOCLOUD_DIR);
+                write_private((&base, &rel), NOCLOUD_DIR, "user-data", &cfg.bytes, p)?;
+                write_private((&base, &rel), NOCLOUD_DIR, "meta-data", meta.as_bytes(), p)?;
             }
             ConfigTarget::Coreos => {
-                write_private(m.root(), COREOS_DIR, "user_data", &cfg.bytes, p)?;
+                let (base, rel) = place(COREOS_DIR);
+                write_private((&base, &rel), COREOS_DIR, "user_data", &cfg.bytes, p)?;
             }
         }
     }
@@ -271,11 +296,20 @@ fn valid_hostname(h: &str) -> bool {
         && !h.chars().all(|c| c.is_ascii_digit() || c == '.')
 }
 
-/// Write `dir/name` under `root`: directories we create are 0700, the file 0600, written to a
+/// Write `/dir/name` of the installed system: directories we create are 0700, the file 0600, written to a
 /// temporary name and renamed so a failure never leaves half a file. Says when it replaces.
-fn write_private(root: &Path, dir: &str, name: &str, data: &[u8], p: &PostInstall) -> Result<()> {
-    check_no_symlinks(root, Path::new(dir))?;
-    let d = root.join(dir);
+/// `at` is where `/dir` of the installed system is: a directory of the mounted filesystem and
+/// the path below it (see `SystemRoot::place`).
+fn write_private(
+    at: (&Path, &str),
+    dir: &str,
+    name: &str,
+    data: &[u8],
+    p: &PostInstall,
+) -> Result<()> {
+    let (base, rel) = at;
+    check_no_symlinks(base, Path::new(rel))?;
+    let d = base.join(rel);
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)

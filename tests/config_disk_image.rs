@@ -333,3 +333,106 @@ fn binary_disk_image_install_injects_the_config() {
     drop(p2);
     assert_nothing_left(&target);
 }
+
+/// A filesystem mounted by the test through `mount -o loop` (the loop device goes with it:
+/// autoclear), unmounted on drop.
+struct TestMount(tempfile::TempDir);
+
+impl TestMount {
+    fn new(file: &Path, options: &str) -> TestMount {
+        let dir = tempfile::tempdir().unwrap();
+        run(Command::new("mount")
+            .args(["-o", options])
+            .arg(file)
+            .arg(dir.path()));
+        TestMount(dir)
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for TestMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
+#[test]
+fn config_lands_in_fedoras_var_subvolume() {
+    // Fedora Cloud's layout: btrfs with subvolumes root (/), home and var, mounted by
+    // subvol= entries in root/etc/fstab. The NoCloud seed must be in the var subvolume, which
+    // the booted system mounts over /var, not in root/var, which it hides.
+    let d = tempfile::tempdir().unwrap();
+    let disk = disk_image(d.path(), "gpt", &[(16, Fs::Vfat), (8, Fs::Empty("boot"))]);
+    let part = d.path().join("btrfs.img");
+    sparse(&part, 128 * MIB);
+    run(Command::new("mkfs.btrfs")
+        .args(["-q", "-L", "fedora"])
+        .arg(&part));
+    let uuid = run(Command::new("blkid")
+        .args(["-p", "-o", "value", "-s", "UUID"])
+        .arg(&part));
+    {
+        let m = TestMount::new(&part, "loop");
+        for sv in ["root", "home", "var"] {
+            run(Command::new("btrfs")
+                .args(["-q", "subvolume", "create"])
+                .arg(m.path().join(sv)));
+        }
+        for dir in ["root/etc", "root/usr", "root/var", "var/lib"] {
+            std::fs::create_dir_all(m.path().join(dir)).unwrap();
+        }
+        let uuid = uuid.trim();
+        std::fs::write(
+            m.path().join("root/etc/fstab"),
+            format!(
+                "UUID={uuid} / btrfs subvol=root,compress=zstd:1 0 0\n\
+                 UUID={uuid} /home btrfs subvol=home,compress=zstd:1 0 0\n\
+                 UUID={uuid} /var btrfs subvol=var,compress=zstd:1 0 0\n"
+            ),
+        )
+        .unwrap();
+    }
+    // Partition 3 from 25 MiB on, 128 MiB.
+    open_rw(&disk).set_len(155 * MIB).unwrap();
+    let mut c = Command::new("sfdisk")
+        .args(["-q", "--append"])
+        .arg(&disk)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(format!("start={}, size={}\n", 25 * 2048, 128 * 2048).as_bytes())
+        .unwrap();
+    assert!(c.wait().unwrap().success());
+    copy_at(&part, &disk, 25 * MIB);
+
+    let (r, log) = post_run(&disk, &disk_settings(), Some(SCRIPT), cloudconfig::inject);
+    r.unwrap();
+    let log = log.join("\n");
+    assert!(log.contains("partition 3"), "{log}");
+    assert!(
+        log.contains("/var/lib/cloud/seed/nocloud is in subvolume var"),
+        "{log}"
+    );
+    assert_nothing_left(&disk);
+    let m = TestMount::new(
+        &disk,
+        &format!("loop,ro,offset={},sizelimit={}", 25 * MIB, 128 * MIB),
+    );
+    let seed = m.path().join("var/lib/cloud/seed/nocloud");
+    assert_eq!(std::fs::read(seed.join("user-data")).unwrap(), SCRIPT);
+    assert!(std::fs::read_to_string(seed.join("meta-data"))
+        .unwrap()
+        .starts_with("instance-id: iid-rdinstall-"));
+    assert!(m.path().join("var/lib/coreos-install/user_data").is_file());
+    assert!(
+        !m.path().join("root/var/lib").exists(),
+        "written into root/var, which /var hides at boot"
+    );
+}

@@ -2,7 +2,8 @@
 //! and `root=UUID=`) and, for disk images, the partition that carries the bootloader.
 
 use super::conf;
-use super::mount::{has_root_layout, probe_partition, MountedFs};
+use super::mount::{probe_partition, MountedFs};
+use super::sysroot::SystemRoot;
 use crate::fsprobe::FsInfo;
 use crate::layout::{Partition, RootfsLayout, Table};
 use crate::report::Events;
@@ -26,7 +27,7 @@ fn first_where(
     disk: &Path,
     parts: &[&Partition],
     events: &Events,
-    test: impl Fn(&Path) -> bool,
+    test: impl Fn(&Path, &FsInfo) -> bool,
 ) -> Option<(Partition, FsInfo)> {
     for p in parts {
         match probe_partition(disk, p) {
@@ -35,7 +36,7 @@ fn first_where(
         }
         match MountedFs::mount(disk, p, true) {
             Ok(m) => {
-                if test(m.root()) {
+                if test(m.root(), &m.info) {
                     return Some(((*p).clone(), m.info.clone()));
                 }
             }
@@ -50,7 +51,8 @@ fn first_where(
 }
 
 /// The installed root filesystem of a disk image: `config_partition` when given, else the
-/// first partition with `/etc` and `/usr` or `/var`, else one labelled `ROOT` (CoreOS and
+/// first partition with `/etc` and `/usr` or `/var` (at its top, or in a btrfs subvolume
+/// such as Fedora's `root`), else one labelled `ROOT` (CoreOS and
 /// Flatcar ship their ROOT filesystem nearly empty and fill it on first boot).
 pub fn find_root(
     disk: &Path,
@@ -76,7 +78,8 @@ pub fn find_root(
         return Ok((p.clone(), info));
     }
     let all: Vec<&Partition> = table.partitions.iter().collect();
-    if let Some(found) = first_where(disk, &all, events, has_root_layout) {
+    let is_root = |top: &Path, fs: &FsInfo| SystemRoot::find(top, fs).is_some();
+    if let Some(found) = first_where(disk, &all, events, is_root) {
         return Ok(found);
     }
     for p in &table.partitions {
@@ -100,7 +103,7 @@ pub fn find_root(
 pub fn find_boot(disk: &Path, table: &Table, events: &Events) -> Result<(Partition, FsInfo)> {
     let mut order: Vec<&Partition> = table.partitions.iter().filter(|p| p.bootable).collect();
     order.extend(table.partitions.iter().filter(|p| !p.bootable));
-    let bootable = |root: &Path| {
+    let bootable = |root: &Path, _: &FsInfo| {
         conf::CONFIG_CANDIDATES
             .iter()
             .any(|c| root.join(c).is_file())

@@ -11,6 +11,7 @@ pub mod extlinux;
 pub mod kexec;
 pub mod locate;
 pub mod mount;
+pub mod sysroot;
 
 use crate::cloudconfig::Config;
 use crate::disk::Target;
