@@ -5,7 +5,7 @@ set -eu
 PKGS="musl-tools qemu-system-x86 ipxe-qemu syslinux syslinux-common pxelinux extlinux \
 busybox-static cpio kmod lvm2 mdadm cryptsetup-bin xfsprogs dosfstools gdisk fdisk e2fsprogs \
 bzip2 lbzip2 zstd xz-utils gzip curl time file python3 util-linux gnupg \
-btrfs-progs bcache-tools genisoimage gcc linux-libc-dev"
+btrfs-progs bcache-tools genisoimage gcc linux-libc-dev ovmf dnsmasq-base"
 
 missing=""
 for p in $PKGS; do
@@ -19,6 +19,12 @@ if [ -n "$missing" ]; then
     if ! apt-get install -y -q $missing; then
         apt-get install -y -q --allow-downgrades $missing "qemu-utils=$(apt-cache madison qemu-utils | awk '/bookworm\/main|bookworm-security|bookworm-updates/ {print $3; exit}')"
     fi
+fi
+# qemu-img (a test makes a qcow2 image) comes with qemu-utils, which qemu-system-x86 only
+# recommends; pinned to Debian 12's for the same reason.
+if ! command -v qemu-img >/dev/null 2>&1; then
+    apt-get install -y -q qemu-utils ||
+        apt-get install -y -q --allow-downgrades "qemu-utils=$(apt-cache madison qemu-utils | awk '/bookworm\/main|bookworm-security|bookworm-updates/ {print $3; exit}')"
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -188,6 +188,7 @@ fn first_content(text: &str) -> (usize, usize) {
 
 pub const NOCLOUD_DIR: &str = "var/lib/cloud/seed/nocloud";
 pub const COREOS_DIR: &str = "var/lib/coreos-install";
+pub const FLATCAR_DIR: &str = "var/lib/flatcar-install";
 
 /// Stage `config`: inject into the installed root filesystem.
 pub fn inject(p: &PostInstall) -> Result<()> {
@@ -244,9 +245,13 @@ pub fn inject(p: &PostInstall) -> Result<()> {
                 write_private((&base, &rel), NOCLOUD_DIR, "user-data", &cfg.bytes, p)?;
                 write_private((&base, &rel), NOCLOUD_DIR, "meta-data", meta.as_bytes(), p)?;
             }
-            ConfigTarget::Coreos => {
-                let (base, rel) = place(COREOS_DIR);
-                write_private((&base, &rel), COREOS_DIR, "user_data", &cfg.bytes, p)?;
+            ConfigTarget::Coreos | ConfigTarget::Flatcar => {
+                let dir = match t {
+                    ConfigTarget::Coreos => COREOS_DIR,
+                    _ => FLATCAR_DIR,
+                };
+                let (base, rel) = place(dir);
+                write_private((&base, &rel), dir, "user_data", &cfg.bytes, p)?;
             }
         }
     }

@@ -23,13 +23,28 @@ pub fn act(action: FinishAction, from_cmdline: bool, error: Option<&str>, code: 
             from_cmdline,
             code,
         ),
-        FinishAction::Kexec => {
-            eprintln!(
-                "warning: kexec into the installed system is not available here; rebooting instead"
-            );
-            power(RebootMode::RB_AUTOBOOT, "/sbin/reboot", from_cmdline, code)
+        FinishAction::Kexec => kexec(from_cmdline, code),
+    }
+}
+
+/// Start the kernel the caller loaded (boot::kexec::load; it asks for kexec only when that
+/// worked). On a full system its init stops services first (`systemctl kexec`); in the
+/// ramdisk reboot(2) with RB_KEXEC jumps straight into it. Reboots through the firmware when
+/// that fails.
+fn kexec(from_cmdline: bool, code: i32) -> i32 {
+    nix::unistd::sync();
+    let systemctl = "/bin/systemctl";
+    let direct = std::process::id() == 1 || from_cmdline || !Path::new(systemctl).exists();
+    if !direct {
+        let asked = std::process::Command::new(systemctl).arg("kexec").status();
+        if asked.is_ok_and(|s| s.success()) {
+            std::thread::sleep(std::time::Duration::from_secs(60));
+            return code;
         }
     }
+    let Err(e) = reboot(RebootMode::RB_KEXEC);
+    eprintln!("kexec (reboot(2) with RB_KEXEC) failed: {e}; rebooting through the firmware");
+    power(RebootMode::RB_AUTOBOOT, "/sbin/reboot", from_cmdline, code)
 }
 
 fn shell() {

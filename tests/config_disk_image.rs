@@ -176,14 +176,18 @@ fn config_partition_wins_and_coreos_root_label_is_found() {
         ],
     );
     let mut s = disk_settings();
-    s.config_target = vec![ConfigTarget::Coreos];
+    s.config_target = vec![ConfigTarget::Coreos, ConfigTarget::Flatcar];
     let (r, _) = post_run(&disk, &s, Some(SCRIPT), cloudconfig::inject);
     r.unwrap();
     let root = Losetup::at(&disk, 25 * MIB, 8 * MIB);
-    assert_eq!(
-        root.cat("/var/lib/coreos-install/user_data").as_bytes(),
-        SCRIPT
-    );
+    // CoreOS Container Linux's path, and Flatcar's (as flatcar-install -c writes it).
+    for f in [
+        "/var/lib/coreos-install/user_data",
+        "/var/lib/flatcar-install/user_data",
+    ] {
+        assert_eq!(root.cat(f).as_bytes(), SCRIPT, "{f}");
+        assert_eq!(root.mode(f), Some(0o600), "{f}");
+    }
     drop(root);
 
     s.config_partition = Some(2);

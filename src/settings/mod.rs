@@ -37,6 +37,8 @@ pub enum Bootloader {
 pub enum ConfigTarget {
     Nocloud,
     Coreos,
+    /// Flatcar's coreos-cloudinit reads /var/lib/flatcar-install/user_data (flatcar-install -c).
+    Flatcar,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -420,6 +422,7 @@ impl Settings {
                         &[
                             ("nocloud", ConfigTarget::Nocloud),
                             ("coreos", ConfigTarget::Coreos),
+                            ("flatcar", ConfigTarget::Flatcar),
                         ],
                     )?;
                     if !self.config_target.contains(&t) {

@@ -4,7 +4,8 @@
 # check that the installed system comes up and prints its cloud-config.
 #
 # Usage: tests/e2e/run.sh [CASE...]       (default: all cases)
-#   cases: disk-bz2 rootfs-xz bad-checksum static-ip shell-fallback
+#   cases: disk-bz2 rootfs-xz bad-checksum static-ip shell-fallback kexec ipxe-script
+#          uefi-ipxe break-pre
 #   env E2E_KEEP=1        keep the work directory (logs, disks) and print its path
 #   env RDINSTALL_BIN     rdinstall binary to put in the initrd (default: musl debug build)
 #   env RDINSTALL_QEMU_ACCEL=kvm   on real hardware
@@ -15,7 +16,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../qemu/lib.sh"
 
-all_cases="disk-bz2 rootfs-xz bad-checksum static-ip shell-fallback"
+all_cases="disk-bz2 rootfs-xz bad-checksum static-ip shell-fallback kexec ipxe-script uefi-ipxe break-pre"
 cases=${*:-$all_cases}
 PXE_TIMEOUT=${E2E_PXE_TIMEOUT:-180}
 BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-60}
@@ -58,6 +59,10 @@ cp "$kdir/vmlinuz" "$tftp/vmlinuz"
 www=$work/www
 mkdir -p "$www/images" "$www/cloud-configs"
 for f in disk.img.bz2 rootfs.ext4.xz; do ln -s "$tsys/$f" "$www/images/$f"; done
+# For the iPXE cases, which fetch kernel and initrd over HTTP.
+ln -s "$tftp/vmlinuz" "$www/vmlinuz"
+ln -s "$tftp/initrd.img" "$www/initrd.img"
+ovmf=/usr/share/ovmf/OVMF.fd
 reports=$work/reports.jsonl
 : >"$reports"
 python3 "$QEMU_LIB_DIR/httpd.py" --root "$www" --reports "$reports" --port-file "$work/port" \
@@ -98,13 +103,36 @@ stop_console() {
     tail_pid=
 }
 
-# pxe_boot NAME MAC DISK: PXE-boot a VM with one virtio disk; serial log in $work/NAME.pxe.log.
+# pxe_boot NAME MAC DISK [BOOTFILE [QEMU ARGS...]]: network-boot a VM with one virtio disk
+# (BOOTFILE from DHCP: pxelinux.0 by TFTP by default, or an http:// iPXE script); serial
+# log in $work/NAME.pxe.log.
 pxe_boot() {
+    _name=$1 _mac=$2 _disk=$3 _bootfile=${4:-pxelinux.0}
+    shift 3
+    [ $# -gt 0 ] && shift
     # Stop at an emergency shell (ours, or dracut's) instead of waiting for the timeout.
-    qemu_run_until "$work/$1.pxe.log" "$PXE_TIMEOUT" 'rdinstall-init: starting a shell|Entering emergency mode|dracut:/#' -boot n \
-        -netdev "user,id=n0,restrict=on,tftp=$tftp,bootfile=pxelinux.0,guestfwd=tcp:10.0.2.100:80-cmd:/bin/busybox nc 127.0.0.1 $port" \
-        -device "virtio-net-pci,netdev=n0,mac=$2" \
-        -drive "file=$3,format=raw,if=virtio"
+    qemu_run_until "$work/$_name.pxe.log" "$PXE_TIMEOUT" 'rdinstall-init: starting a shell|Entering emergency mode|dracut:/#' -boot n \
+        -netdev "user,id=n0,restrict=on,tftp=$tftp,bootfile=$_bootfile,guestfwd=tcp:10.0.2.100:80-cmd:/bin/busybox nc 127.0.0.1 $port" \
+        -device "virtio-net-pci,netdev=n0,mac=$_mac" \
+        -drive "file=$_disk,format=raw,if=virtio" "$@"
+}
+
+# ipxe_script NAME IMAGE KIND SUM EXTRA: initramfs/examples/rdinstall.ipxe, as shipped, pointed
+# at the test server and this case as $www/NAME.ipxe. Every substitution must apply: the
+# example is what is under test, so a change to it fails here instead of going untested.
+ipxe_script() {
+    _out=$www/$1.ipxe
+    sed -e "s|^set base .*|set base http://10.0.2.100|" \
+        -e "s|images/debian-12.img.bz2|images/$2|" \
+        -e "s|rdinstall.image_kind=disk|rdinstall.image_kind=$3|" \
+        -e "s|sha256:REPLACE_WITH_THE_SHA256_OF_THE_FILE|$4|" \
+        -e "s|rdinstall.report=\${base}/report |rdinstall.report=\${base}/report/$1 rdinstall.report_token=$TOKEN |" \
+        -e "s|rdinstall.on_success=reboot rdinstall.on_failure=shell|rdinstall.on_success=poweroff rdinstall.on_failure=poweroff panic=-1 $5|" \
+        "$REPO/initramfs/examples/rdinstall.ipxe" >"$_out"
+    for _want in "set base http://10.0.2.100" "images/$2 " "image_kind=$3 " "$4 " "report/$1 " "on_success=poweroff " \
+        'BOOTIF=01-${net0/mac:hexhyp}' 'cloud-configs/${net0/mac}.yml' 'rdinstall.disk=auto'; do
+        grep -qF -- "$_want" "$_out" || fail "initramfs/examples/rdinstall.ipxe changed: no '$_want' after substitution"
+    done
 }
 
 # disk_boot NAME DISK: boot the disk alone, no network.
@@ -146,12 +174,24 @@ run_case() {
     truncate -s 4G "$disk"
     mkconfig "$mac" "$name"
     sum=${CHECKSUM_OVERRIDE:-sha256:$(sha "$www/images/$image")}
-    pxe_config "$mac" "rdinstall.image=http://10.0.2.100/images/$image rdinstall.image_checksum=$sum \
+    # BOOT=ipxe: the shipped iPXE script instead of pxelinux; BOOT=uefi-ipxe: the same under
+    # UEFI firmware (OVMF, QEMU's iPXE EFI driver for virtio-net).
+    bootfile=pxelinux.0
+    firmware=
+    case ${BOOT:-pxelinux} in
+        pxelinux)
+            pxe_config "$mac" "rdinstall.image=http://10.0.2.100/images/$image rdinstall.image_checksum=$sum \
 rdinstall.image_kind=$kind rdinstall.disk=/dev/vda rdinstall.config=http://10.0.2.100/cloud-configs/\${mac}.yml \
 rdinstall.report=http://10.0.2.100/report/$name rdinstall.report_token=$TOKEN \
-rdinstall.on_success=poweroff rdinstall.on_failure=poweroff $*"
+rdinstall.on_success=poweroff rdinstall.on_failure=poweroff $*" ;;
+        ipxe | uefi-ipxe)
+            ipxe_script "$name" "$image" "$kind" "$sum" "$*"
+            bootfile=http://10.0.2.100/$name.ipxe
+            [ "$BOOT" = uefi-ipxe ] && firmware="-bios $ovmf" ;;
+    esac
     show_console "$work/$name.pxe.log"
-    pxe_boot "$name" "$mac" "$disk"
+    # shellcheck disable=SC2086
+    pxe_boot "$name" "$mac" "$disk" "$bootfile" $firmware
     rc=$?
     stop_console
     tp=$(($(date +%s) - ts))
@@ -178,6 +218,14 @@ rdinstall.on_success=poweroff rdinstall.on_failure=poweroff $*"
     # The kernel prints its own command line; nothing else may show the token.
     if grep -avE '(Kernel c|C)ommand line:' "$work/$name.pxe.log" | grep -aqF "$TOKEN"; then fail "the report token appears on the console"; fi
     grep -aq 'reboot: Power down' "$work/$name.pxe.log" || fail "the installer VM did not power off"
+    if [ -n "${EXPECT_KEXEC:-}" ]; then
+        # The installed system started in the same VM, without the firmware.
+        plog=$work/$name.pxe.log
+        grep -aq 'kexec: loaded' "$plog" || fail "rdinstall did not load the installed kernel"
+        grep -aq "TESTSYSTEM-UP .*id=${kind%%fs}" "$plog" || fail "the installed system did not come up through kexec"
+        grep -aq "hostname: e2e-$name" "$plog" || fail "the kexec'd system did not find its cloud-config"
+        if sed -n '/kexec: loaded/,$p' "$plog" | grep -aq 'iPXE\|SeaBIOS'; then fail "the machine went through the firmware again"; fi
+    fi
 
     tb=$(date +%s)
     show_console "$work/$name.boot.log"
@@ -241,6 +289,30 @@ rdinstall.report=http://10.0.2.100/report/$name rdinstall.retries=1 rdinstall.on
     qlog "  case $name: $([ -n "$case_ok" ] && echo ok || echo FAILED)"
 }
 
+# break_case: rdinstall.break=pre stops at the initrd's shell before rdinstall runs: the
+# disk stays untouched and nothing is reported.
+break_case() {
+    name=break-pre mac=52:54:00:e2:e0:09
+    qlog "case $name: rdinstall.break=pre"
+    case_ok=1
+    disk=$work/$name.disk
+    truncate -s 4G "$disk"
+    pxe_config "$mac" "rdinstall.image=http://10.0.2.100/images/disk.img.bz2 rdinstall.disk=/dev/vda \
+rdinstall.report=http://10.0.2.100/report/$name rdinstall.break=pre rdinstall.on_success=poweroff"
+    pxe_boot "$name" "$mac" "$disk"
+    rc=$?
+    [ "$rc" -eq 125 ] || fail "expected the VM to stop at the initrd's shell, QEMU exit $rc"
+    grep -aq 'rdinstall.break=pre: rdinstall has not run yet' "$work/$name.pxe.log" ||
+        fail "no break=pre message from /init"
+    grep -aq 'rdinstall-init: network up' "$work/$name.pxe.log" || fail "the network was not up at the break"
+    if grep -aq "/report/$name" "$reports"; then
+        fail "rdinstall reported although it should not have run"
+    fi
+    [ -z "$(head -c 1048576 "$disk" | tr -d '\0' | head -c 1)" ] || fail "the disk was written at break=pre"
+    if [ -n "$case_ok" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures="$failures $name"; E2E_KEEP=1; fi
+    qlog "  case $name: $([ -n "$case_ok" ] && echo ok || echo FAILED)"
+}
+
 for c in $cases; do
     case "$c" in
         disk-bz2) run_case disk-bz2 52:54:00:e2:e0:01 disk.img.bz2 disk succeeded ;;
@@ -255,6 +327,18 @@ for c in $cases; do
                 { qlog "  FAIL: static-ip: reports do not carry the hostname from ip="; passed=$((passed - 1)); failed=$((failed + 1)); }
             ;;
         shell-fallback) shell_case ;;
+        break-pre) break_case ;;
+        kexec)
+            # on_success=kexec (a later key wins over run_case's poweroff): the installed
+            # system starts in the installer's VM, prints its seed and powers off.
+            EXPECT_KEXEC=1 run_case kexec 52:54:00:e2:e0:06 disk.img.bz2 disk succeeded rdinstall.on_success=kexec ;;
+        ipxe-script) BOOT=ipxe run_case ipxe-script 52:54:00:e2:e0:07 rootfs.ext4.xz rootfs succeeded ;;
+        uefi-ipxe)
+            if [ -f "$ovmf" ]; then
+                BOOT=uefi-ipxe run_case uefi-ipxe 52:54:00:e2:e0:08 disk.img.bz2 disk succeeded
+            else
+                qlog "case uefi-ipxe: $ovmf missing (apt-get install ovmf)"; failed=$((failed + 1)); failures="$failures uefi-ipxe"
+            fi ;;
         bad-checksum)
             CHECKSUM_OVERRIDE=sha256:$(printf '0%.0s' $(seq 64)) \
                 run_case bad-checksum 52:54:00:e2:e0:03 disk.img.bz2 disk failed ;;
