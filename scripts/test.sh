@@ -13,7 +13,8 @@ export RDINSTALL_BIN="$PWD/target/x86_64-unknown-linux-musl/release/rdinstall"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --all-targets -- --test-threads=2 2>&1 | tee "$log" || status=1
+# --no-fail-fast: a failing test binary must not hide the results of the ones after it.
+cargo test --all-targets --no-fail-fast -- --test-threads=2 2>&1 | tee "$log" || status=1
 # cargo's exit status through the pipe:
 grep -q '^error: test failed\|^error: [0-9]* targets failed\|^error: could not compile' "$log" && status=1
 # One closing line for the whole suite, summed over every test binary.

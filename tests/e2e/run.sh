@@ -5,7 +5,7 @@
 #
 # Usage: tests/e2e/run.sh [CASE...]       (default: all cases)
 #   cases: disk-bz2 rootfs-xz bad-checksum static-ip shell-fallback kexec ipxe-script
-#          uefi-ipxe break-pre
+#          uefi-ipxe break-pre debian-cloudinit
 #   env E2E_KEEP=1        keep the work directory (logs, disks) and print its path
 #   env RDINSTALL_BIN     rdinstall binary to put in the initrd (default: musl debug build)
 #   env RDINSTALL_QEMU_ACCEL=kvm   on real hardware
@@ -16,7 +16,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../qemu/lib.sh"
 
-all_cases="disk-bz2 rootfs-xz bad-checksum static-ip shell-fallback kexec ipxe-script uefi-ipxe break-pre"
+all_cases="disk-bz2 rootfs-xz bad-checksum static-ip shell-fallback kexec ipxe-script uefi-ipxe break-pre debian-cloudinit"
 cases=${*:-$all_cases}
 PXE_TIMEOUT=${E2E_PXE_TIMEOUT:-180}
 BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-60}
@@ -313,6 +313,59 @@ rdinstall.report=http://10.0.2.100/report/$name rdinstall.break=pre rdinstall.on
     qlog "  case $name: $([ -n "$case_ok" ] && echo ok || echo FAILED)"
 }
 
+# debian_case: a real distribution and the real cloud-init. The Debian 12 rootfs image of
+# tests/qemu/mk-debian.sh (debootstrap from the Debian archive, cloud-init as packaged) is
+# PXE-installed as image_kind=rootfs; the disk then boots Debian through extlinux, and
+# cloud-init finds the NoCloud seed rdinstall wrote: it sets the hostname, writes a file,
+# runs a command that prints both on the serial console, and powers the machine off.
+debian_case() {
+    name=debian-cloudinit mac=52:54:00:e2:e0:0a
+    qlog "case $name: Debian 12 rootfs image with cloud-init"
+    case_ok=1
+    if ! dimg=$("$QEMU_LIB_DIR/mk-debian.sh"); then
+        fail "building the Debian image (tests/qemu/mk-debian.sh)"
+    else
+        ln -sf "$dimg/rootfs.ext4.zst" "$www/images/debian12.ext4.zst"
+        disk=$work/$name.disk
+        rm -f "$disk"
+        truncate -s 4G "$disk"
+        cat >"$www/cloud-configs/$mac.yml" <<'YML'
+#cloud-config
+hostname: rdinstall-debian
+write_files:
+  - path: /root/rdinstall-proof
+    content: "from-the-nocloud-seed\n"
+runcmd:
+  - [sh, -c, 'echo "CLOUDINIT-RUNCMD host=$(hostname) proof=$(cat /root/rdinstall-proof)" >/dev/ttyS0']
+power_state:
+  mode: poweroff
+  condition: true
+YML
+        pxe_config "$mac" "rdinstall.image=http://10.0.2.100/images/debian12.ext4.zst \
+rdinstall.image_checksum=sha256:$(sha "$dimg/rootfs.ext4.zst") rdinstall.image_kind=rootfs rdinstall.disk=/dev/vda \
+rdinstall.config=http://10.0.2.100/cloud-configs/\${mac}.yml rdinstall.extra_kargs=console=ttyS0 \
+rdinstall.report=http://10.0.2.100/report/$name rdinstall.report_token=$TOKEN \
+rdinstall.on_success=poweroff rdinstall.on_failure=poweroff"
+        pxe_boot "$name" "$mac" "$disk"
+        rc=$?
+        [ "$rc" -eq 0 ] || fail "the PXE install VM ended with $rc (124: timeout ${PXE_TIMEOUT}s, 125: a shell)"
+        python3 "$here/check-reports.py" "$reports" "/report/$name" succeeded --token "$TOKEN" || fail "reports"
+        # Debian's systemd and cloud-init (Python) under TCG: minutes, not seconds.
+        tb=$(date +%s)
+        qemu_run "$work/$name.boot.log" "${E2E_DEBIAN_TIMEOUT:-600}" -boot c \
+            -nic user,restrict=on,model=virtio-net-pci -drive "file=$disk,format=raw,if=virtio"
+        rc=$?
+        blog=$work/$name.boot.log
+        [ "$rc" -eq 0 ] || fail "booting the installed Debian: QEMU exit $rc (124: timeout; cloud-init's power_state ends the VM)"
+        grep -aq 'Cloud-init v\.' "$blog" || fail "cloud-init did not run in the installed Debian"
+        grep -aq 'CLOUDINIT-RUNCMD host=rdinstall-debian proof=from-the-nocloud-seed' "$blog" ||
+            fail "cloud-init did not apply the cloud-config (hostname, write_files, runcmd)"
+        qlog "  Debian boot and cloud-init: $(($(date +%s) - tb))s"
+    fi
+    if [ -n "$case_ok" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures="$failures $name"; E2E_KEEP=1; fi
+    qlog "  case $name: $([ -n "$case_ok" ] && echo ok || echo FAILED)"
+}
+
 for c in $cases; do
     case "$c" in
         disk-bz2) run_case disk-bz2 52:54:00:e2:e0:01 disk.img.bz2 disk succeeded ;;
@@ -328,6 +381,7 @@ for c in $cases; do
             ;;
         shell-fallback) shell_case ;;
         break-pre) break_case ;;
+        debian-cloudinit) debian_case ;;
         kexec)
             # on_success=kexec (a later key wins over run_case's poweroff): the installed
             # system starts in the installer's VM, prints its seed and powers off.
