@@ -1,7 +1,10 @@
-//! Partitions as the disk's own MBR/GPT describes them, read from the bytes (for regular
-//! files and loop devices, where the kernel made no partition nodes). Tolerant by design:
-//! a wipe wants every plausible partition start, not a validated table, so CRCs are not
-//! checked and entries past the end of the disk are dropped.
+//! Partition tables read from the bytes: the MBR (primary entries, and logical ones through
+//! the EBR chain) and a GPT found with 512- or 4096-byte sectors. One reader for two jobs:
+//! the wipe (a disk's own table, on regular files and loop devices where the kernel made no
+//! partition nodes) and preflight (the image's first MiB, in memory: which table, and how big
+//! a disk it needs). Tolerant by design: a wipe wants every plausible partition start, not a
+//! validated table, so CRCs are not checked and entries past `size` are dropped. The bytes
+//! are untrusted: every offset is checked, nothing here panics on garbage.
 
 use std::os::unix::fs::FileExt;
 
@@ -12,6 +15,54 @@ pub struct Extent {
     pub len: u64,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Gpt,
+    Msdos,
+    None,
+}
+
+/// What a table describes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub kind: Kind,
+    /// By start; empty when there is no table.
+    pub extents: Vec<Extent>,
+    /// Bytes the table needs after its last partition: the GPT's backup entry array and
+    /// header at the end of the disk (0 for an MBR).
+    pub trailer: u64,
+}
+
+impl Found {
+    /// The smallest disk holding every partition (and the GPT backup), if any partition.
+    pub fn min_disk_size(&self) -> Option<u64> {
+        let end = self.extents.iter().map(|e| e.start + e.len).max()?;
+        end.checked_add(self.trailer)
+    }
+}
+
+/// Where the table is read from: a file or device, or bytes already in memory.
+pub trait ReadAt {
+    /// `buf.len()` bytes at `off`, or `None` when they are not all there.
+    fn bytes_at(&self, off: u64, len: usize) -> Option<Vec<u8>>;
+}
+
+impl ReadAt for std::fs::File {
+    fn bytes_at(&self, off: u64, len: usize) -> Option<Vec<u8>> {
+        let mut b = vec![0u8; len];
+        self.read_exact_at(&mut b, off).ok()?;
+        Some(b)
+    }
+}
+
+impl ReadAt for [u8] {
+    fn bytes_at(&self, off: u64, len: usize) -> Option<Vec<u8>> {
+        let start = usize::try_from(off).ok()?;
+        self.get(start..start.checked_add(len)?).map(<[u8]>::to_vec)
+    }
+}
+
 fn le32(b: &[u8], o: usize) -> u64 {
     u64::from(u32::from_le_bytes(b[o..o + 4].try_into().unwrap()))
 }
@@ -19,48 +70,47 @@ fn le64(b: &[u8], o: usize) -> u64 {
     u64::from_le_bytes(b[o..o + 8].try_into().unwrap())
 }
 
-fn read(dev: &impl FileExt, off: u64, len: usize) -> Option<Vec<u8>> {
-    let mut b = vec![0u8; len];
-    dev.read_exact_at(&mut b, off).ok()?;
-    Some(b)
-}
-
 fn is_extended(t: u8) -> bool {
     matches!(t, 0x05 | 0x0f | 0x85)
 }
 
-/// Partitions of the MBR (primary, and logical ones through the EBR chain) and of a GPT
-/// found with 512- or 4096-byte sectors. `size` is the disk's size in bytes.
-pub fn partitions(dev: &impl FileExt, size: u64) -> Vec<Extent> {
+/// Partitions of the table on `dev` whose extent lies within `size` bytes.
+pub fn partitions(dev: &(impl ReadAt + ?Sized), size: u64) -> Vec<Extent> {
+    read(dev, size).extents
+}
+
+/// The table on `dev` (`size`: the disk's size in bytes; `u64::MAX` keeps every extent).
+/// A GPT wins over the MBR it comes with (its protective entry is skipped; other MBR
+/// entries, as in hybrid tables, are kept).
+pub fn read(dev: &(impl ReadAt + ?Sized), size: u64) -> Found {
     let mut out = Vec::new();
-    let Some(mbr) = read(dev, 0, 512) else {
-        return out;
-    };
-    let keep = |label: String, start: u64, len: u64, out: &mut Vec<Extent>| {
+    let keep = |label: String, start: Option<u64>, len: Option<u64>, out: &mut Vec<Extent>| {
+        let (Some(start), Some(len)) = (start, len) else {
+            return;
+        };
         if len > 0 && start > 0 && start.checked_add(len).is_some_and(|e| e <= size) {
             out.push(Extent { label, start, len });
         }
     };
-    if mbr[510..512] == [0x55, 0xaa] {
+    let mut kind = Kind::None;
+    if let Some(mbr) = dev.bytes_at(0, 512).filter(|m| is_mbr(m)) {
         for i in 0..4 {
             let e = &mbr[446 + i * 16..446 + (i + 1) * 16];
             let (ptype, lba, n) = (e[4], le32(e, 8), le32(e, 12));
-            if ptype == 0 || ptype == 0xee {
+            if ptype == 0 || ptype == 0xee || n == 0 {
                 continue;
             }
-            keep(
-                format!("MBR partition {}", i + 1),
-                lba * 512,
-                n * 512,
-                &mut out,
-            );
+            kind = Kind::Msdos;
+            let label = format!("MBR partition {}", i + 1);
+            keep(label, Some(lba * 512), Some(n * 512), &mut out);
             if is_extended(ptype) {
                 logical(dev, lba, size, &mut out);
             }
         }
     }
+    let mut trailer = 0;
     for sector in [512u64, 4096] {
-        let Some(h) = read(dev, sector, 92) else {
+        let Some(h) = dev.bytes_at(sector, 92) else {
             continue;
         };
         if &h[0..8] != b"EFI PART" {
@@ -70,8 +120,14 @@ pub fn partitions(dev: &impl FileExt, size: u64) -> Vec<Extent> {
         if !(128..=4096).contains(&esize) || count > 1024 {
             continue;
         }
-        let Some(tbl) = read(dev, entries_lba * sector, (count * esize) as usize) else {
-            continue;
+        kind = Kind::Gpt;
+        // The backup: the entry array, then the header in the disk's last sector.
+        trailer = (count * esize).div_ceil(sector) * sector + sector;
+        let table = entries_lba
+            .checked_mul(sector)
+            .and_then(|off| dev.bytes_at(off, (count * esize) as usize));
+        let Some(tbl) = table else {
+            break;
         };
         for i in 0..count as usize {
             let e = &tbl[i * esize as usize..(i + 1) * esize as usize];
@@ -80,26 +136,35 @@ pub fn partitions(dev: &impl FileExt, size: u64) -> Vec<Extent> {
             }
             let (first, last) = (le64(e, 32), le64(e, 40));
             if last >= first {
-                keep(
-                    format!("GPT partition {}", i + 1),
-                    first * sector,
-                    (last - first + 1) * sector,
-                    &mut out,
-                );
+                let len = (last - first)
+                    .checked_add(1)
+                    .and_then(|n| n.checked_mul(sector));
+                let label = format!("GPT partition {}", i + 1);
+                keep(label, first.checked_mul(sector), len, &mut out);
             }
         }
         break;
     }
     out.sort_by_key(|e| e.start);
     out.dedup_by_key(|e| e.start);
-    out
+    Found {
+        kind,
+        extents: out,
+        trailer,
+    }
+}
+
+/// The boot signature, and boot flags of 0x00 or 0x80 only: otherwise this is a boot
+/// sector (a FAT filesystem's, say), not a partition table.
+fn is_mbr(s: &[u8]) -> bool {
+    s[510..512] == [0x55, 0xaa] && (0..4).all(|i| matches!(s[446 + i * 16], 0x00 | 0x80))
 }
 
 /// Walk the EBR chain of an extended partition starting at `ext_lba`.
-fn logical(dev: &impl FileExt, ext_lba: u64, size: u64, out: &mut Vec<Extent>) {
+fn logical(dev: &(impl ReadAt + ?Sized), ext_lba: u64, size: u64, out: &mut Vec<Extent>) {
     let mut ebr_lba = ext_lba;
     for n in 5..5 + 128 {
-        let Some(ebr) = read(dev, ebr_lba * 512, 512) else {
+        let Some(ebr) = dev.bytes_at(ebr_lba * 512, 512) else {
             return;
         };
         if ebr[510..512] != [0x55, 0xaa] {

@@ -1,15 +1,10 @@
-//! What the image's first MiB says about the image: its partition table and the smallest disk
-//! that holds every partition. Untrusted bytes: every offset is bounds-checked.
+//! What the image's first MiB says about the image: whether it is a virtual-machine disk
+//! container rather than a raw disk, its partition table, and the smallest disk that holds
+//! every partition. The table is read by the same reader the wipe uses (disk::parttable).
 
+use crate::disk::parttable;
+pub use crate::disk::parttable::Kind as Table;
 use serde::Serialize;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Table {
-    Gpt,
-    Msdos,
-    None,
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HeadInfo {
@@ -17,15 +12,6 @@ pub struct HeadInfo {
     /// Bytes a disk needs to hold every partition (and the GPT backup), when a table says so.
     pub min_disk_size: Option<u64>,
     pub partitions: usize,
-}
-
-fn u32le(b: &[u8], off: usize) -> Option<u64> {
-    b.get(off..off + 4)
-        .map(|s| u32::from_le_bytes(s.try_into().unwrap()) as u64)
-}
-fn u64le(b: &[u8], off: usize) -> Option<u64> {
-    b.get(off..off + 8)
-        .map(|s| u64::from_le_bytes(s.try_into().unwrap()))
 }
 
 /// Virtual-machine disk containers, which are not raw disks: written to a disk byte for byte
@@ -47,88 +33,15 @@ pub fn container_format(head: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// The partition table in `head` (the image's first bytes). Entries beyond `head` (a GPT
+/// entry array past the first MiB, EBRs further on) are not seen.
 pub fn inspect(head: &[u8]) -> HeadInfo {
-    for ss in [512usize, 4096] {
-        if let Some(info) = gpt(head, ss) {
-            return info;
-        }
-    }
-    if let Some(info) = mbr(head) {
-        return info;
-    }
+    let found = parttable::read(head, u64::MAX);
     HeadInfo {
-        table: Table::None,
-        min_disk_size: None,
-        partitions: 0,
+        table: found.kind,
+        min_disk_size: found.min_disk_size(),
+        partitions: found.extents.len(),
     }
-}
-
-fn gpt(head: &[u8], ss: usize) -> Option<HeadInfo> {
-    let h = head.get(ss..ss + 92)?;
-    if &h[..8] != b"EFI PART" {
-        return None;
-    }
-    let entries_lba = u64le(h, 72)?;
-    let count = u32le(h, 80)?.min(1024);
-    let esize = u32le(h, 84)?;
-    if !(128..=4096).contains(&esize) {
-        return None;
-    }
-    let mut max_end = 0u64;
-    let mut n = 0;
-    for i in 0..count {
-        let off = (entries_lba as usize).checked_mul(ss)? + (i * esize) as usize;
-        let Some(e) = head.get(off..off + 56) else {
-            break; // entries beyond the first MiB: judge by what we saw
-        };
-        if e[..16].iter().all(|b| *b == 0) {
-            continue;
-        }
-        n += 1;
-        max_end = max_end.max(u64le(e, 40)?);
-    }
-    // Partition entry array (32 sectors of 512 bytes for the usual 128 entries) + header.
-    let array_sectors = (count * esize).div_ceil(ss as u64);
-    let min = if n > 0 {
-        Some((max_end + 1 + array_sectors + 1) * ss as u64)
-    } else {
-        None
-    };
-    Some(HeadInfo {
-        table: Table::Gpt,
-        min_disk_size: min,
-        partitions: n,
-    })
-}
-
-fn mbr(head: &[u8]) -> Option<HeadInfo> {
-    let s = head.get(..512)?;
-    if s[510] != 0x55 || s[511] != 0xaa {
-        return None;
-    }
-    let mut max_end = 0;
-    let mut n = 0;
-    for i in 0..4 {
-        let e = &s[446 + i * 16..446 + (i + 1) * 16];
-        // Boot flag must be 0x00 or 0x80, or this is a boot sector (e.g. a FAT VBR), not an MBR.
-        if e[0] != 0 && e[0] != 0x80 {
-            return None;
-        }
-        let (ty, start, len) = (e[4], u32le(e, 8)?, u32le(e, 12)?);
-        if ty == 0 || len == 0 {
-            continue;
-        }
-        n += 1;
-        max_end = max_end.max((start + len) * 512);
-    }
-    if n == 0 {
-        return None;
-    }
-    Some(HeadInfo {
-        table: Table::Msdos,
-        min_disk_size: Some(max_end),
-        partitions: n,
-    })
 }
 
 #[cfg(test)]
@@ -183,6 +96,18 @@ mod tests {
         assert_eq!(i.table, Table::Gpt);
         assert_eq!(i.partitions, 1);
         assert_eq!(i.min_disk_size, Some((40960 + 32 + 1) * 512));
+    }
+
+    #[test]
+    fn a_boot_sector_is_no_table() {
+        // A FAT filesystem's boot sector has the 55 AA signature too, and boot code where
+        // an MBR has its entries.
+        let mut vbr = vec![0x41u8; 512];
+        vbr[..3].copy_from_slice(&[0xeb, 0x3c, 0x90]);
+        vbr[510] = 0x55;
+        vbr[511] = 0xaa;
+        let i = inspect(&vbr);
+        assert_eq!((i.table, i.min_disk_size), (Table::None, None));
     }
 
     #[test]
