@@ -217,13 +217,13 @@ fn install_command(args: InstallArgs) -> i32 {
     }
     ev.started();
     let result = if args.dry_run {
-        install::preflight(&s, &ev)
+        install::preflight(&s, &m, &ev)
     } else {
         let confirm = TtyConfirm {
             yes: s.yes,
             from_cmdline: s.from_cmdline,
         };
-        install::install(&s, &ev, &confirm).inspect(|plan| notify(&s, plan, &ev))
+        install::install(&s, &m, &ev, &confirm).inspect(|plan| notify(&s, plan, &ev))
     };
     match result {
         Ok(plan) => {

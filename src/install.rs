@@ -35,9 +35,10 @@ impl Confirm for NoConfirm {
     }
 }
 
-/// Run preflight only: resolve everything, touch nothing.
-pub fn preflight(s: &Settings, ev: &Events) -> Result<Plan, Failure> {
-    let machine = Machine::detect(s.bootif.as_deref());
+/// Run preflight only: resolve everything, touch nothing. `machine` is what
+/// `Machine::detect` found (the caller's reporter already carries it).
+pub fn preflight(s: &Settings, machine: &Machine, ev: &Events) -> Result<Plan, Failure> {
+    let machine = machine.clone();
     ev.set_machine(machine.mac.clone(), machine.hostname.clone());
     ev.stage(Stage::Preflight, StageState::Begin);
     let pf = |e: anyhow::Error| Failure::preflight(e);
@@ -235,8 +236,13 @@ fn fetch_config(template_url: &str, m: &Machine, o: &NetOptions) -> Result<Confi
 
 /// The whole flow. Returns after the config stage; reporting the result and finishing the
 /// machine is the caller's (see `finish`).
-pub fn install(s: &Settings, ev: &Events, confirm: &dyn Confirm) -> Result<Plan, Failure> {
-    let plan = preflight(s, ev)?;
+pub fn install(
+    s: &Settings,
+    machine: &Machine,
+    ev: &Events,
+    confirm: &dyn Confirm,
+) -> Result<Plan, Failure> {
+    let plan = preflight(s, machine, ev)?;
     confirm
         .confirm(&plan)
         .at(ExitCode::Refused, Stage::Preflight)?;
