@@ -6,7 +6,9 @@
 #                          server on 127.0.0.1 with its cloud-config, reports, powers off; then
 #                          the installed disk boots alone and prints its cloud-config.
 #                          Both consoles are shown live (about two minutes the first time).
-#   demo/run.sh CASE       the same with another case: rootfs-xz (default), disk-bz2, bad-checksum
+#   demo/run.sh CASE       the same with another case: rootfs-xz (default), disk-bz2, bad-checksum,
+#                          kexec, uefi-ipxe, or debian-cloudinit (a real Debian 12 with the real
+#                          cloud-init: debootstraps it first, a few minutes; tests/e2e/README.md)
 #   demo/run.sh --local    no VM: install a sample image into a sparse disk file on this machine.
 set -eu
 cd "$(dirname "$0")/.."

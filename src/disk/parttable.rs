@@ -4,7 +4,9 @@
 //! partition nodes) and preflight (the image's first MiB, in memory: which table, and how big
 //! a disk it needs). Tolerant by design: a wipe wants every plausible partition start, not a
 //! validated table, so CRCs are not checked and entries past `size` are dropped. The bytes
-//! are untrusted: every offset is checked, nothing here panics on garbage.
+//! are untrusted: every offset is checked, nothing here panics on garbage. The installed
+//! system's table (layout::table) is read with gptman/mbrman instead: there it must be
+//! valid (CRCs checked), and it is written back.
 
 use std::os::unix::fs::FileExt;
 

@@ -346,15 +346,19 @@ rdinstall.image_checksum=sha256:$(sha "$dimg/rootfs.ext4.zst") rdinstall.image_k
 rdinstall.config=http://10.0.2.100/cloud-configs/\${mac}.yml rdinstall.extra_kargs=console=ttyS0 \
 rdinstall.report=http://10.0.2.100/report/$name rdinstall.report_token=$TOKEN \
 rdinstall.on_success=poweroff rdinstall.on_failure=poweroff"
+        show_console "$work/$name.pxe.log"
         pxe_boot "$name" "$mac" "$disk"
         rc=$?
+        stop_console
         [ "$rc" -eq 0 ] || fail "the PXE install VM ended with $rc (124: timeout ${PXE_TIMEOUT}s, 125: a shell)"
         python3 "$here/check-reports.py" "$reports" "/report/$name" succeeded --token "$TOKEN" || fail "reports"
         # Debian's systemd and cloud-init (Python) under TCG: minutes, not seconds.
         tb=$(date +%s)
+        show_console "$work/$name.boot.log"
         qemu_run "$work/$name.boot.log" "${E2E_DEBIAN_TIMEOUT:-600}" -boot c \
             -nic user,restrict=on,model=virtio-net-pci -drive "file=$disk,format=raw,if=virtio"
         rc=$?
+        stop_console
         blog=$work/$name.boot.log
         [ "$rc" -eq 0 ] || fail "booting the installed Debian: QEMU exit $rc (124: timeout; cloud-init's power_state ends the VM)"
         grep -aq 'Cloud-init v\.' "$blog" || fail "cloud-init did not run in the installed Debian"
