@@ -26,6 +26,12 @@ int main(void) {
     printf("DM_VERSION_MAJOR %d\n", DM_VERSION_MAJOR);
     printf("DM_DEV_REMOVE %lu\n", (unsigned long)DM_DEV_REMOVE);
     printf("DM_DEV_STATUS %lu\n", (unsigned long)DM_DEV_STATUS);
+    printf("DM_DEV_SUSPEND %lu\n", (unsigned long)DM_DEV_SUSPEND);
+    printf("DM_TABLE_LOAD %lu\n", (unsigned long)DM_TABLE_LOAD);
+    printf("DM_SUSPEND_FLAG %d\n", DM_SUSPEND_FLAG);
+    printf("spec_sizeof %zu\n", sizeof(struct dm_target_spec));
+    printf("spec_next %zu\n", offsetof(struct dm_target_spec, next));
+    printf("spec_target_type %zu\n", offsetof(struct dm_target_spec, target_type));
     printf("STOP_ARRAY %lu\n", (unsigned long)STOP_ARRAY);
     printf("BLKDISCARD %lu\n", (unsigned long)BLKDISCARD);
     printf("BLKZEROOUT %lu\n", (unsigned long)BLKZEROOUT);
@@ -66,6 +72,15 @@ fn ioctl_numbers_and_dm_layout_match_the_kernel_headers() {
         ("DM_VERSION_MAJOR", 4),
         ("DM_DEV_REMOVE", dm::DM_DEV_REMOVE),
         ("DM_DEV_STATUS", dm::DM_DEV_STATUS),
+        ("DM_DEV_SUSPEND", dm::DM_DEV_SUSPEND),
+        ("DM_TABLE_LOAD", dm::DM_TABLE_LOAD),
+        ("DM_SUSPEND_FLAG", dm::DM_SUSPEND_FLAG as u64),
+        ("spec_sizeof", size_of::<dm::DmTargetSpec>() as u64),
+        ("spec_next", offset_of!(dm::DmTargetSpec, next) as u64),
+        (
+            "spec_target_type",
+            offset_of!(dm::DmTargetSpec, target_type) as u64,
+        ),
         ("STOP_ARRAY", md::STOP_ARRAY),
         ("BLKDISCARD", ioctl::BLKDISCARD),
         ("BLKZEROOUT", ioctl::BLKZEROOUT),

@@ -18,8 +18,11 @@
 //! | 305 | `char data[7]` |
 //!
 //! sizeof = 312. Every command is `_IOWR(0xfd, CMD, struct dm_ioctl)`; DM_DEV_REMOVE is
-//! command 4. The kernel rejects a major version other than 4 and a minor newer than its
-//! own, so we send 4.0.0.
+//! command 4, DM_DEV_SUSPEND 6 (resumes without DM_SUSPEND_FLAG), DM_DEV_STATUS 7,
+//! DM_TABLE_LOAD 9 (the payload after the struct: `struct dm_target_spec` — `__u64
+//! sector_start, length; __s32 status; __u32 next; char target_type[16]` — then the
+//! target's parameters, NUL-terminated). The kernel rejects a major version other than 4
+//! and a minor newer than its own, so we send 4.0.0.
 
 use anyhow::{bail, Context, Result};
 use std::fs::File;
@@ -31,7 +34,11 @@ pub const DM_UUID_LEN: usize = 129;
 pub const DM_IOCTL: u8 = 0xfd;
 pub const DM_VERSION_CMD: u8 = 0;
 pub const DM_DEV_REMOVE_CMD: u8 = 4;
+pub const DM_DEV_SUSPEND_CMD: u8 = 6;
 pub const DM_DEV_STATUS_CMD: u8 = 7;
+pub const DM_TABLE_LOAD_CMD: u8 = 9;
+/// In `flags`: the device is suspended (status), or suspend rather than resume (suspend).
+pub const DM_SUSPEND_FLAG: u32 = 1 << 1;
 
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -84,9 +91,37 @@ pub const DM_DEV_REMOVE: u64 =
 pub const DM_DEV_STATUS: u64 =
     nix::request_code_readwrite!(DM_IOCTL, DM_DEV_STATUS_CMD, std::mem::size_of::<DmIoctl>())
         as u64;
+#[allow(clippy::unnecessary_cast)] // c_ulong on glibc, c_int on musl
+pub const DM_DEV_SUSPEND: u64 =
+    nix::request_code_readwrite!(DM_IOCTL, DM_DEV_SUSPEND_CMD, std::mem::size_of::<DmIoctl>())
+        as u64;
+#[allow(clippy::unnecessary_cast)] // c_ulong on glibc, c_int on musl
+pub const DM_TABLE_LOAD: u64 =
+    nix::request_code_readwrite!(DM_IOCTL, DM_TABLE_LOAD_CMD, std::mem::size_of::<DmIoctl>())
+        as u64;
 
 nix::ioctl_readwrite!(dm_dev_remove, DM_IOCTL, DM_DEV_REMOVE_CMD, DmIoctl);
 nix::ioctl_readwrite!(dm_dev_status, DM_IOCTL, DM_DEV_STATUS_CMD, DmIoctl);
+nix::ioctl_readwrite!(dm_dev_suspend, DM_IOCTL, DM_DEV_SUSPEND_CMD, DmIoctl);
+nix::ioctl_readwrite!(dm_table_load, DM_IOCTL, DM_TABLE_LOAD_CMD, DmIoctl);
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct DmTargetSpec {
+    pub sector_start: u64,
+    pub length: u64,
+    pub status: i32,
+    pub next: u32,
+    pub target_type: [u8; 16],
+}
+
+/// DM_TABLE_LOAD's buffer for a one-target table of type "error" (no parameters).
+#[repr(C)]
+struct ErrorTable {
+    io: DmIoctl,
+    spec: DmTargetSpec,
+    params: [u8; 8],
+}
 
 /// The control node; created by devtmpfs when dm-mod is loaded.
 pub const CONTROL: &str = "/dev/mapper/control";
@@ -109,24 +144,67 @@ fn open_control() -> Result<File> {
 
 /// How many openers a mapped device has (its holders, mounts, processes).
 pub fn open_count(name: &str) -> Result<i32> {
-    let ctl = open_control()?;
+    Ok(status(&open_control()?, name)?.open_count)
+}
+
+/// DM_DEV_STATUS of `name`.
+fn status(ctl: &File, name: &str) -> Result<DmIoctl> {
     let mut io = DmIoctl::for_name(name)?;
     unsafe { dm_dev_status(ctl.as_raw_fd(), &mut io) }
         .with_context(|| format!("device-mapper status of {name} failed"))?;
-    Ok(io.open_count)
+    Ok(io)
+}
+
+/// What `dmsetup remove --force` does, for a device left suspended (an interrupted lvm
+/// operation): whoever has it open is stuck in I/O that will never complete, so it never
+/// closes it. An "error" table is loaded and the device resumed: the stuck I/O fails, the
+/// openers let go, and the device can be removed. Only for suspended devices: an active
+/// one that is busy is in use by someone who may still finish and close it.
+fn fail_stuck_io(ctl: &File, name: &str, sectors: u64) -> Result<()> {
+    let mut t = ErrorTable {
+        io: DmIoctl::for_name(name)?,
+        spec: DmTargetSpec {
+            sector_start: 0,
+            length: sectors,
+            status: 0,
+            next: 0,
+            target_type: [0; 16],
+        },
+        params: [0; 8],
+    };
+    t.spec.target_type[..5].copy_from_slice(b"error");
+    t.io.data_size = std::mem::size_of::<ErrorTable>() as u32;
+    t.io.target_count = 1;
+    // The ioctl takes the header; data_size tells the kernel the payload follows it.
+    unsafe { dm_table_load(ctl.as_raw_fd(), &mut t.io as *mut DmIoctl) }
+        .with_context(|| format!("loading an error table into {name} failed"))?;
+    let mut io = DmIoctl::for_name(name)?;
+    unsafe { dm_dev_suspend(ctl.as_raw_fd(), &mut io) }
+        .with_context(|| format!("resuming {name} with an error table failed"))?;
+    Ok(())
 }
 
 /// DM_DEV_REMOVE `name`; retried briefly while it is busy (udev probing it right after a
-/// change holds it open for a moment).
-pub fn remove(name: &str) -> Result<()> {
+/// change holds it open for a moment). A device left suspended with I/O stuck on it is
+/// first switched to an error table (see `fail_stuck_io`); `sectors` is its size. Returns
+/// whether that was needed.
+pub fn remove(name: &str, sectors: u64) -> Result<bool> {
     let ctl = open_control()?;
+    let mut forced = false;
+    if let Ok(st) = status(&ctl, name) {
+        if st.flags & DM_SUSPEND_FLAG != 0 && st.open_count > 0 {
+            fail_stuck_io(&ctl, name, sectors)
+                .with_context(|| format!("device-mapper device {name} is suspended and in use"))?;
+            forced = true;
+        }
+    }
     let mut last = nix::errno::Errno::EBUSY;
     for attempt in 0..8 {
         let mut io = DmIoctl::for_name(name)?;
         match unsafe { dm_dev_remove(ctl.as_raw_fd(), &mut io) } {
-            Ok(_) => return Ok(()),
+            Ok(_) => return Ok(forced),
             // Already gone (removed by someone else between scan and now).
-            Err(nix::errno::Errno::ENXIO) => return Ok(()),
+            Err(nix::errno::Errno::ENXIO) => return Ok(forced),
             Err(e @ nix::errno::Errno::EBUSY) => {
                 last = e;
                 std::thread::sleep(std::time::Duration::from_millis(50 << attempt.min(4)));
@@ -173,6 +251,12 @@ mod tests {
         assert_eq!(offset_of!(DmIoctl, name), 48);
         assert_eq!(offset_of!(DmIoctl, uuid), 176);
         assert_eq!(offset_of!(DmIoctl, data), 305);
+        // struct dm_target_spec right after the header (312 is 8-aligned).
+        assert_eq!(size_of::<DmTargetSpec>(), 40);
+        assert_eq!(offset_of!(DmTargetSpec, next), 20);
+        assert_eq!(offset_of!(DmTargetSpec, target_type), 24);
+        assert_eq!(offset_of!(ErrorTable, spec), 312);
+        assert_eq!(offset_of!(ErrorTable, params), 352);
     }
 
     #[test]
@@ -185,6 +269,14 @@ mod tests {
         assert_eq!(
             nix::request_code_readwrite!(DM_IOCTL, DM_DEV_STATUS_CMD, size_of::<DmIoctl>()),
             0xc138_fd07
+        );
+        assert_eq!(
+            nix::request_code_readwrite!(DM_IOCTL, DM_DEV_SUSPEND_CMD, size_of::<DmIoctl>()),
+            0xc138_fd06
+        );
+        assert_eq!(
+            nix::request_code_readwrite!(DM_IOCTL, DM_TABLE_LOAD_CMD, size_of::<DmIoctl>()),
+            0xc138_fd09
         );
     }
 

@@ -64,7 +64,17 @@ pub fn teardown(sys: &System, name: &str, ev: &Events) -> Result<Vec<String>> {
             ev.info(format!(
                 "wipe: removing device-mapper device {dm_name} ({h})"
             ));
-            super::dm::remove(&dm_name)?;
+            let sectors =
+                std::fs::read_to_string(sys.roots().sys.join("block").join(&h).join("size"))
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(0);
+            if super::dm::remove(&dm_name, sectors)? {
+                ev.warn(format!(
+                    "wipe: {dm_name} was suspended with I/O stuck on it; that I/O was failed \
+                     (error table) so the device could be removed"
+                ));
+            }
             done.push(format!("removed device-mapper device {dm_name} ({h})"));
         } else if h.starts_with("md") {
             let node = sys.roots().dev_node(&h);

@@ -29,7 +29,7 @@ tsys=$("$here/mk-testsystem.sh") || die "building the test system images"
 mkdir -p "$work/scenario"
 sha256sum "$tsys/disk.img.bz2" | cut -d' ' -f1 >"$work/scenario/disk.img.bz2.sha256"
 "$REPO/initramfs/build.sh" --rdinstall "$bin" --kernel-dir "$kdir" --init "$here/scenario-init" \
-    --add /sbin/lvm --add /sbin/mdadm --add /sbin/mke2fs \
+    --add /sbin/lvm --add /sbin/mdadm --add /sbin/mke2fs --add /sbin/dmsetup \
     --add "$work/scenario/disk.img.bz2.sha256:/scenario/disk.img.bz2.sha256" \
     --compress gzip -o "$work/initrd.img" || die "initramfs/build.sh"
 
