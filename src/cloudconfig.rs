@@ -1,4 +1,5 @@
-//! Cloud-config: fetch, validate, inject (NoCloud, CoreOS).
+//! Cloud-config: fetch, validate, inject (NoCloud, CoreOS, Flatcar; Ignition configs into
+//! a Fedora CoreOS or Flatcar disk image).
 //!
 //! The config's contents are secrets as far as we know (passwords, keys): they never appear in
 //! logs, events or error messages. Errors name the source, a line and a column, and what is
@@ -22,6 +23,8 @@ pub const MAX_CONFIG_BYTES: usize = 1 << 20;
 pub enum ConfigKind {
     CloudConfig,
     Script,
+    /// An Ignition config (JSON with `ignition.version`): Fedora CoreOS and Flatcar.
+    Ignition,
 }
 
 /// A fetched and validated config. Its bytes are never logged or reported.
@@ -51,10 +54,17 @@ pub enum ConfigError {
     #[error("config {from} is {size} bytes; more than the 1 MiB a cloud-config may have")]
     TooLarge { from: String, size: usize },
     #[error(
-        "config {from} is neither a cloud-config (first line `#cloud-config`) nor a script \
-         (first line `#!`){hint}"
+        "config {from} is neither a cloud-config (first line `#cloud-config`), a script \
+         (first line `#!`) nor an Ignition config (JSON with ignition.version){hint}"
     )]
     UnknownKind { from: String, hint: &'static str },
+    #[error("config {from}: JSON error at line {line} column {column}: {message}")]
+    Json {
+        from: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("config {from} is not UTF-8 text (byte {offset} is invalid)")]
     NotText { from: String, offset: usize },
     #[error("config {from}: YAML error at line {line} column {column}: {message}")]
@@ -92,6 +102,9 @@ pub fn validate_kind(bytes: &[u8], source: &str) -> Result<ConfigKind, ConfigErr
     }
     if bytes.starts_with(b"#!") {
         return Ok(ConfigKind::Script);
+    }
+    if bytes.trim_ascii_start().starts_with(b"{") {
+        return validate_ignition(bytes, from);
     }
     let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
     let header = String::from_utf8_lossy(first_line);
@@ -148,6 +161,34 @@ pub fn validate_kind(bytes: &[u8], source: &str) -> Result<ConfigKind, ConfigErr
     })
 }
 
+/// A JSON object whose `ignition.version` is a string. The rest is Ignition's to judge.
+fn validate_ignition(bytes: &[u8], from: String) -> Result<ConfigKind, ConfigError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        use serde_json::error::Category;
+        // serde_json's messages can quote the input; say only what kind of error it is.
+        let message = match e.classify() {
+            Category::Io => "read error",
+            Category::Syntax => "syntax error",
+            Category::Data => "unexpected data",
+            Category::Eof => "the document ends early",
+        };
+        ConfigError::Json {
+            from: from.clone(),
+            line: e.line(),
+            column: e.column(),
+            message: message.into(),
+        }
+    })?;
+    if value["ignition"]["version"].is_string() {
+        Ok(ConfigKind::Ignition)
+    } else {
+        Err(ConfigError::UnknownKind {
+            from,
+            hint: "; it is JSON without ignition.version, so not an Ignition config",
+        })
+    }
+}
+
 /// serde_yaml's message without its own " at line L column C" (we print ours) and without
 /// any quoted scalar from the document (secrets).
 fn yaml_message(e: &serde_yaml::Error) -> String {
@@ -197,6 +238,9 @@ pub fn inject(p: &PostInstall) -> Result<()> {
             .info("config: no cloud-config given; nothing to inject");
         return Ok(());
     };
+    if cfg.kind == ConfigKind::Ignition {
+        return inject_ignition(p, cfg);
+    }
     let disk = p.target.dev_path.as_path();
     let part = match p.layout {
         Some(l) => locate::rootfs_partition(l),
@@ -259,6 +303,69 @@ pub fn inject(p: &PostInstall) -> Result<()> {
     Ok(())
 }
 
+/// Where an Ignition config goes, by the label of the partition (filesystem label or GPT
+/// name): Flatcar reads `config.ign` at the top of its OEM partition (flatcar-install -i
+/// puts it there), Fedora CoreOS `ignition/config.ign` on its boot partition
+/// (coreos-installer --ignition-file).
+const IGNITION_PLACES: &[(&str, &str)] = &[("OEM", ""), ("boot", "ignition")];
+
+fn inject_ignition(p: &PostInstall, cfg: &Config) -> Result<()> {
+    let disk = p.target.dev_path.as_path();
+    if p.layout.is_some() {
+        anyhow::bail!(
+            "config {} is an Ignition config, which only Fedora CoreOS and Flatcar read: \
+             install their disk image (image_kind=disk), or give a cloud-config",
+            cfg.source
+        );
+    }
+    let f = File::open(disk).with_context(|| format!("cannot open {}", disk.display()))?;
+    let table = layout::read_table(&f)
+        .with_context(|| format!("reading the partition table of {}", disk.display()))?;
+    let labelled = |part: &layout::Partition, label: &str| {
+        let fs = crate::boot::mount::probe_partition(disk, part)
+            .ok()
+            .flatten();
+        let same = |s: Option<&str>| s.is_some_and(|s| s.eq_ignore_ascii_case(label));
+        same(part.name.as_deref()) || same(fs.as_ref().and_then(|i| i.label.as_deref()))
+    };
+    let found = match p.settings.config_partition {
+        Some(n) => table.partitions.iter().find(|q| q.number == n).map(|q| {
+            let dir = IGNITION_PLACES
+                .iter()
+                .find(|(l, _)| labelled(q, l))
+                .map_or("", |(_, d)| *d);
+            (q.clone(), dir)
+        }),
+        None => IGNITION_PLACES.iter().find_map(|(label, dir)| {
+            let q = table.partitions.iter().find(|q| labelled(q, label))?;
+            Some((q.clone(), *dir))
+        }),
+    };
+    let Some((part, dir)) = found else {
+        anyhow::bail!(
+            "config {} is an Ignition config, but {} has no partition labelled OEM (Flatcar) or \
+             boot (Fedora CoreOS){}; set config_partition to the partition number",
+            cfg.source,
+            disk.display(),
+            p.settings
+                .config_partition
+                .map(|n| format!(" and no partition {n}"))
+                .unwrap_or_default()
+        );
+    };
+    let m = MountedFs::mount(disk, &part, false)?;
+    p.events.info(format!(
+        "config: Ignition config goes to partition {} of {} ({}, label {})",
+        part.number,
+        disk.display(),
+        m.info.kind,
+        m.info.label.as_deref().unwrap_or("none")
+    ));
+    write_private((m.root(), dir), dir, "config.ign", &cfg.bytes, p)?;
+    m.unmount()?;
+    Ok(())
+}
+
 /// NoCloud meta-data: an instance id unique to this install (so cloud-init runs the config on
 /// the first boot of every reinstall) and the hostname when we know a real one.
 pub fn meta_data(p: &PostInstall) -> String {
@@ -315,16 +422,23 @@ fn write_private(
     let (base, rel) = at;
     check_no_symlinks(base, Path::new(rel))?;
     let d = base.join(rel);
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&d)
-        .with_context(|| format!("cannot create /{dir} in the installed system"))?;
-    // The leaf directory holds the secret: tighten it even when the image brought it.
-    fs::set_permissions(&d, fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("cannot set the mode of /{dir}"))?;
+    // At the top of a filesystem (Flatcar's OEM partition) its mode stays as it is.
+    if !rel.is_empty() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&d)
+            .with_context(|| format!("cannot create /{dir} in the installed system"))?;
+        // The leaf directory holds the secret: tighten it even when the image brought it.
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot set the mode of /{dir}"))?;
+    }
     let target = d.join(name);
-    let shown = format!("/{dir}/{name}");
+    let shown = if dir.is_empty() {
+        format!("/{name}")
+    } else {
+        format!("/{dir}/{name}")
+    };
     if fs::symlink_metadata(&target).is_ok() {
         p.events
             .info(format!("config: replacing the image's existing {shown}"));

@@ -120,6 +120,7 @@ fn bad_inputs() {
     );
     let list = srv.file("/c/list", b"#cloud-config\n- a\n- b\n".to_vec());
     let plain = srv.file("/c/plain", b"hostname: x\n".to_vec());
+    let ign = srv.file("/c/ign", br#"{"ignition": {"version": "3.4.0"}}"#.to_vec());
     let huge = {
         let mut v = b"#cloud-config\nwrite_files:\n".to_vec();
         while v.len() <= MIB {
@@ -282,6 +283,21 @@ fn bad_inputs() {
             &["--image", &srv.url("/nope.bz2"), "--disk", "DISK"],
             3,
             "/nope.bz2",
+        ),
+        case(
+            "ignition config on a rootfs image",
+            &[
+                "--image",
+                &raw,
+                "--image-kind",
+                "rootfs",
+                "--config",
+                &ign,
+                "--disk",
+                "DISK",
+            ],
+            3,
+            "Ignition config",
         ),
         case(
             "qcow2 image",

@@ -440,3 +440,70 @@ fn config_lands_in_fedoras_var_subvolume() {
         "written into root/var, which /var hides at boot"
     );
 }
+
+const IGNITION: &[u8] = br#"{"ignition": {"version": "3.4.0"}}"#;
+
+#[test]
+fn ignition_goes_to_flatcars_oem_or_fedora_coreos_boot_partition() {
+    // Flatcar: config.ign at the top of the OEM partition; the top's mode stays.
+    let d = tempfile::tempdir().unwrap();
+    let disk = disk_image(
+        d.path(),
+        "gpt",
+        &[
+            (16, Fs::Vfat),
+            (8, Fs::Empty("OEM")),
+            (8, Fs::Empty("ROOT")),
+        ],
+    );
+    let (r, log) = post_run(&disk, &disk_settings(), Some(IGNITION), cloudconfig::inject);
+    r.unwrap();
+    assert!(log.iter().any(|l| l.contains("partition 2")), "{log:?}");
+    let oem = Losetup::at(&disk, 17 * MIB, 8 * MIB);
+    assert_eq!(oem.cat("/config.ign").as_bytes(), IGNITION);
+    assert_eq!(oem.mode("/config.ign"), Some(0o600));
+    assert_eq!(
+        oem.mode("/"),
+        Some(0o755),
+        "the OEM filesystem's top keeps its mode"
+    );
+    drop(oem);
+    let root = Losetup::at(&disk, 25 * MIB, 8 * MIB);
+    assert_eq!(root.mode("/var"), None, "nothing goes to ROOT for Ignition");
+    drop(root);
+    assert_nothing_left(&disk);
+
+    // Fedora CoreOS: ignition/config.ign on the partition labelled boot, not on root.
+    let d = tempfile::tempdir().unwrap();
+    let disk = disk_image(
+        d.path(),
+        "gpt",
+        &[
+            (16, Fs::Vfat),
+            (8, Fs::Empty("boot")),
+            (24, Fs::Root("root")),
+        ],
+    );
+    let (r, _) = post_run(&disk, &disk_settings(), Some(IGNITION), cloudconfig::inject);
+    r.unwrap();
+    let boot = Losetup::at(&disk, 17 * MIB, 8 * MIB);
+    assert_eq!(boot.cat("/ignition/config.ign").as_bytes(), IGNITION);
+    assert_eq!(boot.mode("/ignition/config.ign"), Some(0o600));
+    assert_eq!(boot.mode("/ignition"), Some(0o700));
+    drop(boot);
+    let root = Losetup::at(&disk, 25 * MIB, 24 * MIB);
+    assert_eq!(root.mode("/var/lib/cloud/seed/nocloud/user-data"), None);
+    drop(root);
+    assert_nothing_left(&disk);
+
+    // Neither: an error naming both labels and config_partition.
+    let d = tempfile::tempdir().unwrap();
+    let disk = disk_image(d.path(), "gpt", &[(16, Fs::Vfat), (24, Fs::Root("root"))]);
+    let (r, _) = post_run(&disk, &disk_settings(), Some(IGNITION), cloudconfig::inject);
+    let e = format!("{:#}", r.unwrap_err());
+    assert!(
+        e.contains("OEM") && e.contains("boot") && e.contains("config_partition"),
+        "{e}"
+    );
+    assert_nothing_left(&disk);
+}

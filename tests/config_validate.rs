@@ -76,3 +76,25 @@ fn non_cloud_config_is_refused() {
         ConfigError::TooLarge { .. }
     ));
 }
+
+#[test]
+fn ignition_configs() {
+    let ign = br#"{"ignition": {"version": "3.4.0"}, "passwd": {"users": [{"name": "core", "sshAuthorizedKeys": ["ssh-ed25519 SECRETKEY"]}]}}"#;
+    assert_eq!(validate(ign, "u").unwrap(), ConfigKind::Ignition);
+    // JSON that is not Ignition, and broken JSON: position and kind, never the text.
+    let e = validate_kind(br#"{"hostname": "SECRETHOST"}"#, "http://s/c.ign").unwrap_err();
+    assert!(matches!(e, ConfigError::UnknownKind { .. }), "{e}");
+    assert!(e.to_string().contains("ignition.version"), "{e}");
+    let e = validate_kind(
+        b"{\n  \"ignition\": {\"version\": \"3.4.0\"},\n  \"x\": SECRETWORD\n}",
+        "http://s/c.ign",
+    )
+    .unwrap_err();
+    match &e {
+        ConfigError::Json { line, column, .. } => assert_eq!((*line, *column), (3, 8)),
+        other => panic!("{other}"),
+    }
+    for text in [e.to_string(), format!("{e:?}")] {
+        assert!(!text.contains("SECRET"), "{text}");
+    }
+}
