@@ -10,7 +10,7 @@ use crate::boot::{locate, mount::check_no_symlinks, mount::MountedFs, PostInstal
 use crate::layout;
 use crate::settings::ConfigTarget;
 use anyhow::{Context, Result};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
@@ -245,9 +245,7 @@ pub fn inject(p: &PostInstall) -> Result<()> {
     let part = match p.layout {
         Some(l) => locate::rootfs_partition(l),
         None => {
-            let f = File::open(disk).with_context(|| format!("cannot open {}", disk.display()))?;
-            let table = layout::read_table(&f)
-                .with_context(|| format!("reading the partition table of {}", disk.display()))?;
+            let table = layout::read_table_at(disk)?;
             locate::find_root(disk, &table, p.settings.config_partition, p.events)?.0
         }
     };
@@ -318,9 +316,7 @@ fn inject_ignition(p: &PostInstall, cfg: &Config) -> Result<()> {
             cfg.source
         );
     }
-    let f = File::open(disk).with_context(|| format!("cannot open {}", disk.display()))?;
-    let table = layout::read_table(&f)
-        .with_context(|| format!("reading the partition table of {}", disk.display()))?;
+    let table = layout::read_table_at(disk)?;
     let labelled = |part: &layout::Partition, label: &str| {
         let fs = crate::boot::mount::probe_partition(disk, part)
             .ok()

@@ -86,10 +86,7 @@ fn resolve(root: &Path, conf_dir: &Path, p: &str) -> PathBuf {
 
 /// Load the installed system's default entry into the kernel for kexec.
 pub fn load(disk: &Path, ev: &Events) -> Result<Entry> {
-    let table = {
-        let f = File::open(disk).with_context(|| format!("cannot open {}", disk.display()))?;
-        layout::read_table(&f)?
-    };
+    let table = layout::read_table_at(disk)?;
     let (part, _) = locate::find_boot(disk, &table, ev)?;
     let m = mount::MountedFs::mount(disk, &part, true)?;
     let root = m.root().to_path_buf();

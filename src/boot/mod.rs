@@ -20,7 +20,7 @@ use crate::machine::Machine;
 use crate::report::Events;
 use crate::settings::{Bootloader, ImageKind, PartitionTable, Settings};
 use anyhow::{bail, Context, Result};
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::path::Path;
 
 /// Everything the stages after the write need.
@@ -90,11 +90,7 @@ pub fn install(p: &PostInstall) -> Result<()> {
         return Ok(());
     }
     let disk = p.target.dev_path.as_path();
-    let table = {
-        let f = File::open(disk).with_context(|| format!("cannot open {}", disk.display()))?;
-        layout::read_table(&f)
-            .with_context(|| format!("reading the partition table of {}", disk.display()))?
-    };
+    let table = layout::read_table_at(disk)?;
     let code = extlinux::read_mbr_code(&extlinux::mbr_code_path(
         &s.syslinux_mbr_dir,
         table.kind == TableKind::Gpt,

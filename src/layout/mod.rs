@@ -13,7 +13,7 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 use std::fs::File;
 
-pub use table::{read_table, set_bootable, Partition, Table, TableKind};
+pub use table::{read_table, read_table_at, set_bootable, Partition, Table, TableKind};
 
 pub const MIB: u64 = 1 << 20;
 /// Sectors a GPT keeps at the end of the disk: 32 sectors of entries and the backup header.

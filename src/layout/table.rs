@@ -41,6 +41,12 @@ fn has_protective_entry(sector0: &[u8]) -> bool {
         && (0..4).any(|i| sector0[446 + 16 * i + 4] == 0xEE)
 }
 
+/// `read_table` of the disk or image file at `disk`, errors naming it.
+pub fn read_table_at(disk: &std::path::Path) -> Result<Table> {
+    let f = File::open(disk).with_context(|| format!("cannot open {}", disk.display()))?;
+    read_table(&f).with_context(|| format!("reading the partition table of {}", disk.display()))
+}
+
 /// Read the partition table of `f` (a target disk or image file).
 pub fn read_table(f: &File) -> Result<Table> {
     let ss = sector_size(f);

@@ -146,6 +146,19 @@ passed=0
 failed=0
 failures=
 fail() { qlog "  FAIL: $*"; case_ok=; }
+# case_done: count the case named $name by $case_ok (a failure keeps the work directory).
+case_done() {
+    if [ -n "$case_ok" ]; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        failures="$failures $name"
+        E2E_KEEP=1
+    fi
+    qlog "  case $name: $([ -n "$case_ok" ] && echo ok || echo FAILED)"
+}
+# disk_untouched DISK: its first MiB (where a partition table would go) is still all zeros.
+disk_untouched() { [ -z "$(head -c 1048576 "$1" | tr -d '\0' | head -c 1)" ]; }
 
 # The cloud-config each case's machine fetches (by its MAC).
 mkconfig() {
@@ -283,10 +296,8 @@ rdinstall.report=http://10.0.2.100/report/$name rdinstall.retries=1 rdinstall.on
         fail "no 'rdinstall failed with exit code 3' from /init"
     python3 "$here/check-reports.py" "$reports" "/report/$name" failed --exit-code 3 || fail "reports"
     # The disk started as zeros: its first MiB (where a partition table would go) still is.
-    [ -z "$(head -c 1048576 "$disk" | tr -d '\0' | head -c 1)" ] ||
-        fail "the disk was written although preflight failed"
-    if [ -n "$case_ok" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures="$failures $name"; E2E_KEEP=1; fi
-    qlog "  case $name: $([ -n "$case_ok" ] && echo ok || echo FAILED)"
+    disk_untouched "$disk" || fail "the disk was written although preflight failed"
+    case_done
 }
 
 # break_case: rdinstall.break=pre stops at the initrd's shell before rdinstall runs: the
@@ -308,9 +319,8 @@ rdinstall.report=http://10.0.2.100/report/$name rdinstall.break=pre rdinstall.on
     if grep -aq "/report/$name" "$reports"; then
         fail "rdinstall reported although it should not have run"
     fi
-    [ -z "$(head -c 1048576 "$disk" | tr -d '\0' | head -c 1)" ] || fail "the disk was written at break=pre"
-    if [ -n "$case_ok" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures="$failures $name"; E2E_KEEP=1; fi
-    qlog "  case $name: $([ -n "$case_ok" ] && echo ok || echo FAILED)"
+    disk_untouched "$disk" || fail "the disk was written at break=pre"
+    case_done
 }
 
 # debian_case: a real distribution and the real cloud-init. The Debian 12 rootfs image of
@@ -366,8 +376,7 @@ rdinstall.on_success=poweroff rdinstall.on_failure=poweroff"
             fail "cloud-init did not apply the cloud-config (hostname, write_files, runcmd)"
         qlog "  Debian boot and cloud-init: $(($(date +%s) - tb))s"
     fi
-    if [ -n "$case_ok" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures="$failures $name"; E2E_KEEP=1; fi
-    qlog "  case $name: $([ -n "$case_ok" ] && echo ok || echo FAILED)"
+    case_done
 }
 
 for c in $cases; do
