@@ -8,7 +8,7 @@
 use crate::boot::sysroot::SystemRoot;
 use crate::boot::{locate, mount::check_no_symlinks, mount::MountedFs, PostInstall};
 use crate::layout;
-use crate::settings::ConfigTarget;
+use crate::settings::{ConfigTarget, ImageKind};
 use anyhow::{Context, Result};
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -34,6 +34,21 @@ pub struct Config {
     pub kind: ConfigKind,
     /// The expanded URL or path it came from.
     pub source: String,
+}
+
+impl Config {
+    /// An Ignition config is read only by Fedora CoreOS and Flatcar, which come as disk
+    /// images: refused with a rootfs image (in preflight, before anything is written).
+    pub fn check_image_kind(&self, image_kind: ImageKind) -> Result<()> {
+        if self.kind == ConfigKind::Ignition && image_kind == ImageKind::Rootfs {
+            anyhow::bail!(
+                "config {} is an Ignition config, which only Fedora CoreOS and Flatcar read: \
+                 install their disk image (image_kind=disk), or give a cloud-config",
+                self.source
+            );
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -309,20 +324,13 @@ const IGNITION_PLACES: &[(&str, &str)] = &[("OEM", ""), ("boot", "ignition")];
 
 fn inject_ignition(p: &PostInstall, cfg: &Config) -> Result<()> {
     let disk = p.target.dev_path.as_path();
-    if p.layout.is_some() {
-        anyhow::bail!(
-            "config {} is an Ignition config, which only Fedora CoreOS and Flatcar read: \
-             install their disk image (image_kind=disk), or give a cloud-config",
-            cfg.source
-        );
-    }
+    cfg.check_image_kind(p.settings.image_kind)?;
     let table = layout::read_table_at(disk)?;
     let labelled = |part: &layout::Partition, label: &str| {
         let fs = crate::boot::mount::probe_partition(disk, part)
             .ok()
             .flatten();
-        let same = |s: Option<&str>| s.is_some_and(|s| s.eq_ignore_ascii_case(label));
-        same(part.name.as_deref()) || same(fs.as_ref().and_then(|i| i.label.as_deref()))
+        locate::has_label(part, fs.as_ref(), label)
     };
     let found = match p.settings.config_partition {
         Some(n) => table.partitions.iter().find(|q| q.number == n).map(|q| {

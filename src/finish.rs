@@ -16,35 +16,30 @@ pub fn act(action: FinishAction, from_cmdline: bool, error: Option<&str>, code: 
             shell();
             code
         }
-        FinishAction::Reboot => power(RebootMode::RB_AUTOBOOT, "/sbin/reboot", from_cmdline, code),
-        FinishAction::Poweroff => power(
-            RebootMode::RB_POWER_OFF,
-            "/sbin/poweroff",
-            from_cmdline,
-            code,
-        ),
-        FinishAction::Kexec => kexec(from_cmdline, code),
-    }
-}
-
-/// Start the kernel the caller loaded (boot::kexec::load; it asks for kexec only when that
-/// worked). On a full system its init stops services first (`systemctl kexec`); in the
-/// ramdisk reboot(2) with RB_KEXEC jumps straight into it. Reboots through the firmware when
-/// that fails.
-fn kexec(from_cmdline: bool, code: i32) -> i32 {
-    nix::unistd::sync();
-    let systemctl = "/bin/systemctl";
-    let direct = std::process::id() == 1 || from_cmdline || !Path::new(systemctl).exists();
-    if !direct {
-        let asked = std::process::Command::new(systemctl).arg("kexec").status();
-        if asked.is_ok_and(|s| s.success()) {
-            std::thread::sleep(std::time::Duration::from_secs(60));
-            return code;
+        FinishAction::Reboot => {
+            let _ = power(RebootMode::RB_AUTOBOOT, &["/sbin/reboot"], from_cmdline);
+            code
+        }
+        FinishAction::Poweroff => {
+            let _ = power(RebootMode::RB_POWER_OFF, &["/sbin/poweroff"], from_cmdline);
+            code
+        }
+        // The caller loaded the installed kernel (boot::kexec::load) and asks for kexec
+        // only when that worked. On a full system its init stops services first (`systemctl
+        // kexec`); in the ramdisk reboot(2) with RB_KEXEC jumps straight into it.
+        FinishAction::Kexec => {
+            let kexec = power(
+                RebootMode::RB_KEXEC,
+                &["/bin/systemctl", "kexec"],
+                from_cmdline,
+            );
+            if kexec.is_err() {
+                eprintln!("kexec failed; rebooting through the firmware");
+                let _ = power(RebootMode::RB_AUTOBOOT, &["/sbin/reboot"], from_cmdline);
+            }
+            code
         }
     }
-    let Err(e) = reboot(RebootMode::RB_KEXEC);
-    eprintln!("kexec (reboot(2) with RB_KEXEC) failed: {e}; rebooting through the firmware");
-    power(RebootMode::RB_AUTOBOOT, "/sbin/reboot", from_cmdline, code)
 }
 
 fn shell() {
@@ -60,29 +55,30 @@ fn shell() {
     let _ = std::process::Command::new(sh).arg("-i").status();
 }
 
-/// Sync, then reboot or power off. In the ramdisk (PID 1, or started from the kernel command
-/// line by a shell-script init that cannot handle a reboot request) call reboot(2) directly;
-/// on a full system ask its init through /sbin/reboot so services stop cleanly.
-fn power(mode: RebootMode, tool: &str, from_cmdline: bool, code: i32) -> i32 {
+/// Sync, then reboot, power off or kexec (`mode`). In the ramdisk (PID 1, or started from the
+/// kernel command line by a shell-script init that cannot handle a reboot request) call
+/// reboot(2) directly; on a full system ask its init through `cmd` (program and arguments)
+/// so services stop cleanly. Returns only when the machine did not go down: `Ok` after init
+/// took the request (and a minute passed), `Err` when it failed.
+fn power(mode: RebootMode, cmd: &[&str], from_cmdline: bool) -> Result<(), ()> {
     nix::unistd::sync();
-    let direct = std::process::id() == 1 || from_cmdline || !Path::new(tool).exists();
+    let direct = std::process::id() == 1 || from_cmdline || !Path::new(cmd[0]).exists();
     if direct {
         // reboot(2) only returns on failure.
         let Err(e) = reboot(mode);
-        eprintln!("reboot(2) failed: {e} (are we root?)");
-        code
-    } else {
-        match std::process::Command::new(tool).status() {
-            Ok(s) if s.success() => {
-                // Wait for init to take us down.
-                std::thread::sleep(std::time::Duration::from_secs(60));
-                code
-            }
-            _ => {
-                eprintln!("{tool} failed; calling reboot(2) directly");
-                let _ = reboot(mode);
-                code
-            }
+        eprintln!("reboot(2) with {mode:?} failed: {e} (are we root?)");
+        return Err(());
+    }
+    match std::process::Command::new(cmd[0]).args(&cmd[1..]).status() {
+        Ok(s) if s.success() => {
+            // Wait for init to take us down.
+            std::thread::sleep(std::time::Duration::from_secs(60));
+            Ok(())
+        }
+        _ => {
+            eprintln!("{} failed; calling reboot(2) directly", cmd.join(" "));
+            let _ = reboot(mode);
+            Err(())
         }
     }
 }

@@ -2,7 +2,7 @@
 //! function of the plan that sends events; nothing is written before preflight has passed,
 //! and a failure after the wipe began erases the partition tables again.
 
-use crate::cloudconfig::{self, Config, ConfigKind};
+use crate::cloudconfig::{self, Config};
 use crate::disk::{self, Target, TargetKind};
 use crate::error::{AtStage, ExitCode, Failure, Stage};
 use crate::image::{self, decode, hash::Digesting, head, writer, Format};
@@ -122,14 +122,8 @@ pub fn preflight(s: &Settings, machine: &Machine, ev: &Events) -> Result<Plan, F
         Some(t) => Some(fetch_config(t, &machine, &o).map_err(pf)?),
         None => None,
     };
-    if let Some(c) = config.as_ref().filter(|c| c.kind == ConfigKind::Ignition) {
-        if s.image_kind == ImageKind::Rootfs {
-            return Err(pf(anyhow!(
-                "config {} is an Ignition config, which only Fedora CoreOS and Flatcar read: \
-                 install their disk image (image_kind=disk), or give a cloud-config",
-                c.source
-            )));
-        }
+    if let Some(c) = &config {
+        c.check_image_kind(s.image_kind).map_err(pf)?;
     }
 
     let signature = signature_plan(s, &location, &o).map_err(pf)?;

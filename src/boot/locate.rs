@@ -84,8 +84,7 @@ pub fn find_root(
     }
     for p in &table.partitions {
         if let Ok(Some(info)) = probe_partition(disk, p) {
-            let named_root = |s: Option<&str>| s.is_some_and(|s| s.eq_ignore_ascii_case("ROOT"));
-            if named_root(info.label.as_deref()) || named_root(p.name.as_deref()) {
+            if has_label(p, Some(&info), "ROOT") {
                 return Ok((p.clone(), info));
             }
         }
@@ -119,6 +118,13 @@ pub fn find_boot(disk: &Path, table: &Table, events: &Events) -> Result<(Partiti
             numbers(table)
         ),
     }
+}
+
+/// `part` is called `label` (case aside): its filesystem's label (`fs`, as probed) or its GPT
+/// partition name.
+pub fn has_label(part: &Partition, fs: Option<&FsInfo>, label: &str) -> bool {
+    let same = |s: Option<&str>| s.is_some_and(|s| s.eq_ignore_ascii_case(label));
+    same(part.name.as_deref()) || same(fs.and_then(|i| i.label.as_deref()))
 }
 
 fn numbers(t: &Table) -> String {

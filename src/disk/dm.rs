@@ -82,23 +82,17 @@ impl DmIoctl {
     }
 }
 
+/// `_IOWR(0xfd, cmd, struct dm_ioctl)`.
+#[allow(clippy::unnecessary_cast)] // c_ulong on glibc, c_int on musl
+const fn request(cmd: u8) -> u64 {
+    nix::request_code_readwrite!(DM_IOCTL, cmd, std::mem::size_of::<DmIoctl>()) as u64
+}
+
 /// The request numbers, public so tests can compare them with the C headers.
-#[allow(clippy::unnecessary_cast)] // c_ulong on glibc, c_int on musl
-pub const DM_DEV_REMOVE: u64 =
-    nix::request_code_readwrite!(DM_IOCTL, DM_DEV_REMOVE_CMD, std::mem::size_of::<DmIoctl>())
-        as u64;
-#[allow(clippy::unnecessary_cast)] // c_ulong on glibc, c_int on musl
-pub const DM_DEV_STATUS: u64 =
-    nix::request_code_readwrite!(DM_IOCTL, DM_DEV_STATUS_CMD, std::mem::size_of::<DmIoctl>())
-        as u64;
-#[allow(clippy::unnecessary_cast)] // c_ulong on glibc, c_int on musl
-pub const DM_DEV_SUSPEND: u64 =
-    nix::request_code_readwrite!(DM_IOCTL, DM_DEV_SUSPEND_CMD, std::mem::size_of::<DmIoctl>())
-        as u64;
-#[allow(clippy::unnecessary_cast)] // c_ulong on glibc, c_int on musl
-pub const DM_TABLE_LOAD: u64 =
-    nix::request_code_readwrite!(DM_IOCTL, DM_TABLE_LOAD_CMD, std::mem::size_of::<DmIoctl>())
-        as u64;
+pub const DM_DEV_REMOVE: u64 = request(DM_DEV_REMOVE_CMD);
+pub const DM_DEV_STATUS: u64 = request(DM_DEV_STATUS_CMD);
+pub const DM_DEV_SUSPEND: u64 = request(DM_DEV_SUSPEND_CMD);
+pub const DM_TABLE_LOAD: u64 = request(DM_TABLE_LOAD_CMD);
 
 nix::ioctl_readwrite!(dm_dev_remove, DM_IOCTL, DM_DEV_REMOVE_CMD, DmIoctl);
 nix::ioctl_readwrite!(dm_dev_status, DM_IOCTL, DM_DEV_STATUS_CMD, DmIoctl);

@@ -278,20 +278,26 @@ rdinstall.on_success=poweroff rdinstall.on_failure=poweroff $*" ;;
     fi
 }
 
+# boot_to_shell APPEND: PXE-boot case $name ($mac) with APPEND onto a fresh zeroed 4 GiB
+# $disk; the VM must stop at the initrd's shell.
+boot_to_shell() {
+    disk=$work/$name.disk
+    truncate -s 4G "$disk"
+    pxe_config "$mac" "$1"
+    pxe_boot "$name" "$mac" "$disk"
+    rc=$?
+    [ "$rc" -eq 125 ] || fail "expected the VM to stop at the initrd's shell, QEMU exit $rc"
+}
+
 # shell_case: an install that fails in preflight (the image 404s) with on_failure=shell
 # ends at the initrd's shell with the exit code on the console, and reports `failed`.
 shell_case() {
     name=shell-fallback mac=52:54:00:e2:e0:05
     qlog "case $name: missing image, on_failure=shell"
     case_ok=1
-    disk=$work/$name.disk
-    truncate -s 4G "$disk"
     mkconfig "$mac" "$name"
-    pxe_config "$mac" "rdinstall.image=http://10.0.2.100/images/missing.img.bz2 rdinstall.disk=/dev/vda \
+    boot_to_shell "rdinstall.image=http://10.0.2.100/images/missing.img.bz2 rdinstall.disk=/dev/vda \
 rdinstall.report=http://10.0.2.100/report/$name rdinstall.retries=1 rdinstall.on_failure=shell"
-    pxe_boot "$name" "$mac" "$disk"
-    rc=$?
-    [ "$rc" -eq 125 ] || fail "expected the VM to stop at the initrd's shell, QEMU exit $rc"
     grep -aq 'rdinstall-init: rdinstall failed with exit code 3' "$work/$name.pxe.log" ||
         fail "no 'rdinstall failed with exit code 3' from /init"
     python3 "$here/check-reports.py" "$reports" "/report/$name" failed --exit-code 3 || fail "reports"
@@ -306,13 +312,8 @@ break_case() {
     name=break-pre mac=52:54:00:e2:e0:09
     qlog "case $name: rdinstall.break=pre"
     case_ok=1
-    disk=$work/$name.disk
-    truncate -s 4G "$disk"
-    pxe_config "$mac" "rdinstall.image=http://10.0.2.100/images/disk.img.bz2 rdinstall.disk=/dev/vda \
+    boot_to_shell "rdinstall.image=http://10.0.2.100/images/disk.img.bz2 rdinstall.disk=/dev/vda \
 rdinstall.report=http://10.0.2.100/report/$name rdinstall.break=pre rdinstall.on_success=poweroff"
-    pxe_boot "$name" "$mac" "$disk"
-    rc=$?
-    [ "$rc" -eq 125 ] || fail "expected the VM to stop at the initrd's shell, QEMU exit $rc"
     grep -aq 'rdinstall.break=pre: rdinstall has not run yet' "$work/$name.pxe.log" ||
         fail "no break=pre message from /init"
     grep -aq 'rdinstall-init: network up' "$work/$name.pxe.log" || fail "the network was not up at the break"

@@ -343,7 +343,7 @@ fn next(e: u32) -> usize {
 fn walk(
     tt: &mut [u32],
     orig_ptr: usize,
-    pool: &mut Vec<Vec<u8>>,
+    spare_pieces: &mut Vec<Vec<u8>>,
     buffers: &Pool,
 ) -> Result<Vec<u8>, BlockError> {
     let n = tt.len();
@@ -374,7 +374,7 @@ fn walk(
                      k: &mut usize| {
         let e = tt[r];
         tt[r] = e | MARK | VISITED;
-        let mut out = pool.pop().unwrap_or_default();
+        let mut out = spare_pieces.pop().unwrap_or_default();
         out.clear();
         out.reserve(n / CHAINS);
         out.push(e as u8);
@@ -457,8 +457,8 @@ fn walk(
     // Hand the buffers back for the next block, but not huge ones (keeping every buffer
     // at its largest would hold megabytes per thread).
     for pc in pieces {
-        if pool.len() < 4 * CHAINS && pc.out.capacity() <= MAX_BLOCK / 4 {
-            pool.push(pc.out);
+        if spare_pieces.len() < 4 * CHAINS && pc.out.capacity() <= MAX_BLOCK / 4 {
+            spare_pieces.push(pc.out);
         }
     }
     if pre.len() != n {
