@@ -23,6 +23,7 @@ pub fn decoder(
             format,
             state: State::Between(BufReader::with_capacity(IN_BUF, input)),
             members: 0,
+            threads: resolve_threads(threads),
         }),
     };
     Ok((format, out))
@@ -44,6 +45,39 @@ struct Members {
     format: Format,
     state: State,
     members: u64,
+    /// Worker threads for xz streams made of several blocks.
+    threads: u32,
+}
+
+fn resolve_threads(threads: usize) -> u32 {
+    let n = if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    };
+    n.clamp(1, 64) as u32
+}
+
+/// The most memory an xz stream may make us use. The largest preset (`xz -9`, 64 MiB
+/// dictionary) needs about 65 MiB to decode; a header can ask for a 1.5 GiB dictionary,
+/// which a machine running from a ramdisk may not have: refused with a clear error.
+pub const XZ_MEMLIMIT: u64 = 256 << 20;
+/// Below this, liblzma decodes the blocks of a multi-block stream (`xz -T`, the block sizes
+/// written in the block headers) on several threads; a stream whose blocks need more per
+/// thread is decoded on fewer threads, down to one, rather than using more memory.
+pub const XZ_MEMLIMIT_THREADING: u64 = 48 << 20;
+
+/// liblzma's multithreaded stream decoder: blocks decoded in parallel when their headers
+/// carry their sizes (what `xz -T` writes), one thread otherwise (single-block streams); one
+/// stream at a time (no LZMA_CONCATENATED: what follows a stream is judged by `Members`).
+fn xz_decoder(input: Input, threads: u32) -> io::Result<liblzma::bufread::XzDecoder<Input>> {
+    let stream = liblzma::stream::MtStreamBuilder::new()
+        .threads(threads)
+        .memlimit_threading(XZ_MEMLIMIT_THREADING)
+        .memlimit_stop(XZ_MEMLIMIT)
+        .decoder()
+        .map_err(|e| io::Error::other(format!("xz: cannot start the decoder: {e}")))?;
+    Ok(liblzma::bufread::XzDecoder::new_stream(input, stream))
 }
 
 fn name(f: Format) -> &'static str {
@@ -112,7 +146,7 @@ impl Members {
         self.members += 1;
         self.state = match fmt {
             Format::Gzip => State::Gzip(flate2::bufread::GzDecoder::new(input)),
-            Format::Xz => State::Xz(liblzma::bufread::XzDecoder::new(input)),
+            Format::Xz => State::Xz(xz_decoder(input, self.threads)?),
             _ => {
                 let d = zstd::stream::read::Decoder::with_buffer(input)?.single_frame();
                 State::Zstd(d)
@@ -120,6 +154,13 @@ impl Members {
         };
         Ok(())
     }
+}
+
+/// liblzma's "memory usage limit reached", as the crate passes it on.
+fn is_xz_memlimit(e: &io::Error) -> bool {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<liblzma::stream::Error>())
+        .is_some_and(|le| matches!(le, liblzma::stream::Error::MemLimit))
 }
 
 impl Read for Members {
@@ -130,7 +171,14 @@ impl Read for Members {
         loop {
             let fmt = self.format;
             let corrupt = |e: io::Error| {
-                let msg = if e.kind() == io::ErrorKind::UnexpectedEof {
+                let msg = if is_xz_memlimit(&e) {
+                    format!(
+                        "the xz stream needs more than {} MiB of memory to decode (its \
+                         dictionary is too large for an installer); recompress it with \
+                         xz -9 or a lower preset",
+                        XZ_MEMLIMIT >> 20
+                    )
+                } else if e.kind() == io::ErrorKind::UnexpectedEof {
                     format!("the {} stream is truncated ({e})", name(fmt))
                 } else {
                     format!("the {} stream is corrupt: {e}", name(fmt))

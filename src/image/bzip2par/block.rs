@@ -279,7 +279,7 @@ fn decode_body(r: &mut BitReader<'_>, s: &mut Scratch) -> Result<Decoded, BlockE
         tt[*dst as usize] = ((i as u32) << 8) | b as u32;
         *dst += 1;
     }
-    let mut pre = walk(tt, orig_ptr, &mut s.pieces, &s.pool)?;
+    let mut pre = walk(tt, orig_ptr, &mut s.pieces, &s.pool);
     if randomised {
         derandomise(&mut pre);
     }
@@ -289,6 +289,7 @@ fn decode_body(r: &mut BitReader<'_>, s: &mut Scratch) -> Result<Decoded, BlockE
     let mut rle = Rle1::new(pre);
     let mut plain = s.pool.take(n + n / 16);
     let fits = rle.fill_vec(&mut plain, KEEP_EXPANDED);
+    let mut rle_missing_count = rle.missing_count();
     let data = if fits {
         crc.update(&plain);
         s.pool.give(rle.into_inner());
@@ -303,9 +304,13 @@ fn decode_body(r: &mut BitReader<'_>, s: &mut Scratch) -> Result<Decoded, BlockE
             }
             crc.update(&s.crc_buf[..k]);
         }
+        rle_missing_count = rle.missing_count();
         rle.rewind();
         Output::Runs(rle)
     };
+    if rle_missing_count {
+        return corrupt("block ends inside a run-length code (four equal bytes, no count)");
+    }
     let computed = crc.finish();
     if computed != stored_crc {
         return corrupt(format!(
@@ -321,6 +326,10 @@ fn decode_body(r: &mut BitReader<'_>, s: &mut Scratch) -> Result<Decoded, BlockE
 
 /// Chains walked at once by `walk`.
 const CHAINS: usize = 8;
+/// Chains `walk` starts at most. A block made of one long cycle needs a few dozen; a
+/// periodic block (a disk image's free space) is thousands of short cycles, and walking
+/// more of those than this only costs memory.
+const MAX_PIECES: usize = 512;
 /// Link entries: the byte in bits 0..8, the next position (below 2^20) in bits 8..28, and
 /// two flags: where a chain starts, and entries some chain has passed.
 const MARK: u32 = 1 << 31;
@@ -332,20 +341,27 @@ fn next(e: u32) -> usize {
     ((e & LINK) >> 8) as usize
 }
 
-/// Follows the inverse-BWT links from `orig_ptr`, producing the block before its final
-/// run-length expansion: each entry visited gives one byte and the next position.
+/// Follows the inverse-BWT links from `orig_ptr` for `n` steps, producing the block before
+/// its final run-length expansion: each entry visited gives one byte and the next position.
 ///
-/// One walk is a chain of dependent loads from a 3.6 MB array: memory latency, not work,
-/// sets its speed. So CHAINS chains are walked at once: one from the true start, the others
-/// from entries no chain has passed yet (a new one whenever one ends). Each chain stops
-/// where another one started (those entries are marked); the pieces are then put in order
-/// by which piece ends where.
+/// The links form a permutation, but not always one cycle: when the block is periodic
+/// (after bzip2's first run-length stage, a run of one byte becomes `b b b b 255` over and
+/// over), equal rotations make several cycles, and the cycle through `orig_ptr` is one
+/// period. The reference decoder simply takes `n` steps, going round that cycle again and
+/// again; so does this walk, which is why no link structure is ever "corrupt" here (the
+/// block CRC decides).
+///
+/// One step is a dependent load from a 3.6 MB array: memory latency, not work, sets the
+/// speed. So CHAINS chains are walked at once: one from the true start, the others from
+/// entries no chain has passed yet (a new one whenever one ends). Each chain stops where
+/// another one started (those entries are marked); the pieces are then put in order by
+/// which piece ends where, from `orig_ptr` round to it.
 fn walk(
     tt: &mut [u32],
     orig_ptr: usize,
     spare_pieces: &mut Vec<Vec<u8>>,
     buffers: &Pool,
-) -> Result<Vec<u8>, BlockError> {
+) -> Vec<u8> {
     let n = tt.len();
     if n < 64 * 1024 {
         let mut pre = buffers.take(n);
@@ -355,7 +371,7 @@ fn walk(
             pre.push(e as u8);
             pos = next(e);
         }
-        return Ok(pre);
+        return pre;
     }
     struct Piece {
         start: usize,
@@ -376,7 +392,12 @@ fn walk(
         tt[r] = e | MARK | VISITED;
         let mut out = spare_pieces.pop().unwrap_or_default();
         out.clear();
-        out.reserve(n / CHAINS);
+        // The first chains usually cover most of the block; later ones are short.
+        out.reserve(if pieces.len() < CHAINS {
+            n / CHAINS
+        } else {
+            4096
+        });
         out.push(e as u8);
         pieces.push(Piece {
             start: r,
@@ -412,13 +433,8 @@ fn walk(
             j += 1;
         }
         steps += k;
-        // A valid block is one cycle of n entries; corrupt data can make shorter cycles
-        // that some chain would never leave.
-        if steps > n {
-            return corrupt("inverse BWT links do not form one cycle");
-        }
         // Keep CHAINS loads in flight: replace ended chains while much is left to walk.
-        if k < CHAINS && n - steps > 16 * 1024 {
+        if k < CHAINS && n.saturating_sub(steps) > 16 * 1024 && pieces.len() < MAX_PIECES {
             for _ in 0..4 {
                 rng ^= rng << 13;
                 rng ^= rng >> 7;
@@ -434,7 +450,8 @@ fn walk(
             }
         }
     }
-    // Put the pieces in order: each ends where the next one starts.
+    // Put the pieces in order: each ends where another one starts (every chain ran until it
+    // met a marked start), so from `orig_ptr` this goes round its cycle back to it.
     let mut by_start: Vec<(usize, usize)> = pieces
         .iter()
         .enumerate()
@@ -443,16 +460,22 @@ fn walk(
     by_start.sort_unstable();
     let mut pre = buffers.take(n);
     let mut i = 0;
-    for _ in 0..pieces.len() {
-        pre.extend_from_slice(&pieces[i].out);
+    loop {
+        let take = pieces[i].out.len().min(n - pre.len());
+        pre.extend_from_slice(&pieces[i].out[..take]);
         let end = pieces[i].end;
-        if end == orig_ptr {
+        if end == orig_ptr || pre.len() == n {
             break;
         }
-        match by_start.binary_search_by_key(&end, |&(st, _)| st) {
-            Ok(at) => i = by_start[at].1,
-            Err(_) => return corrupt("inverse BWT links do not form one cycle"),
-        }
+        let at = by_start
+            .binary_search_by_key(&end, |&(st, _)| st)
+            .expect("every chain ends at the start of another");
+        i = by_start[at].1;
+    }
+    // A shorter cycle: n steps go round it again and again.
+    while pre.len() < n {
+        let more = pre.len().min(n - pre.len());
+        pre.extend_from_within(..more);
     }
     // Hand the buffers back for the next block, but not huge ones (keeping every buffer
     // at its largest would hold megabytes per thread).
@@ -461,10 +484,7 @@ fn walk(
             spare_pieces.push(pc.out);
         }
     }
-    if pre.len() != n {
-        return corrupt("inverse BWT links do not form one cycle");
-    }
-    Ok(pre)
+    pre
 }
 
 /// Moves `mtf[v]` to the front, shifting `mtf[..v]` up by one. This is the decoder's hot

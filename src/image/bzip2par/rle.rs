@@ -11,6 +11,8 @@ pub struct Rle1 {
     /// The last literal byte and how many times in a row it was seen (0..=4).
     last: u8,
     same: u8,
+    /// The block ended right after four equal bytes, where a count must follow.
+    missing_count: bool,
 }
 
 impl Rle1 {
@@ -22,6 +24,7 @@ impl Rle1 {
             pending_byte: 0,
             last: 0,
             same: 0,
+            missing_count: false,
         }
     }
 
@@ -52,6 +55,13 @@ impl Rle1 {
                 return true;
             }
         }
+    }
+
+    /// True once the expansion has reached the end of a block whose last four bytes are
+    /// equal with no count after them. The reference decoder rejects such a block (data
+    /// error); the compressor never makes one (it writes a count of 0).
+    pub fn missing_count(&self) -> bool {
+        self.missing_count
     }
 
     pub fn is_done(&self) -> bool {
@@ -100,10 +110,13 @@ impl Rle1 {
             self.same = same;
             if same == 4 {
                 // The count byte (absent when the block ends right after the four bytes).
-                if let Some(&count) = self.pre.get(self.pos) {
-                    self.pos += 1;
-                    self.pending = count as usize;
-                    self.pending_byte = last;
+                match self.pre.get(self.pos) {
+                    Some(&count) => {
+                        self.pos += 1;
+                        self.pending = count as usize;
+                        self.pending_byte = last;
+                    }
+                    None => self.missing_count = true,
                 }
                 self.same = 0;
             }
@@ -140,7 +153,7 @@ mod tests {
         want.extend([7; 4 + 7]);
         want.extend([9; 4 + 255]);
         want.push(9); // after a count the next byte starts afresh
-        want.extend([4; 4]); // block ends without a count byte
+        want.extend([4; 4]); // block ends without a count byte (flagged)
         for step in [1, 2, 3, 5, 64, 4096] {
             assert_eq!(expand_all(&pre, step), want, "step {step}");
         }
@@ -151,5 +164,9 @@ mod tests {
         let mut v = Vec::new();
         assert!(r.fill_vec(&mut v, 1000));
         assert_eq!(v, want);
+        assert!(r.missing_count());
+        let mut r = Rle1::new(vec![4, 4, 4, 4, 0]);
+        assert!(r.fill_vec(&mut Vec::new(), 1000));
+        assert!(!r.missing_count());
     }
 }

@@ -124,7 +124,8 @@ impl Bz2Stream {
                         State::Ended => Ok(false),
                         State::Start => Err(invalid("empty input, not a bzip2 stream".into())),
                         State::InStream { .. } => Err(invalid(format!(
-                            "input ended before the end-of-stream marker of stream {}: {}",
+                            "the stream is truncated: input ended before the end-of-stream \
+                             marker of stream {}: {}",
                             self.stream_no + 1,
                             WHAT_TO_DO
                         ))),
@@ -235,7 +236,9 @@ impl Bz2Stream {
                         None => {
                             let why = match (&first_error, self.peek_msg()) {
                                 (Some(msg), _) => msg.clone(),
-                                (None, None) => "the input ends inside it".to_string(),
+                                (None, None) => {
+                                    "the stream is truncated: the input ends inside it".to_string()
+                                }
                                 (None, Some(_)) => "no valid block end found".to_string(),
                             };
                             return Err(invalid(format!(
@@ -270,7 +273,8 @@ impl Bz2Stream {
                 }
                 if rest < 0 {
                     return Err(invalid(format!(
-                        "input ends inside the end-of-stream marker of stream {}: {WHAT_TO_DO}",
+                        "the stream is truncated: input ends inside the end-of-stream marker \
+                         of stream {}: {WHAT_TO_DO}",
                         self.stream_no + 1
                     )));
                 }
