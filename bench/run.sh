@@ -6,12 +6,14 @@
 #
 # Generates a realistic disk image (MBR + one ext4 partition filled to BENCH_FILL_PCT with files
 # from /usr: binaries, libraries, compressed docs, text; the free space is zeros),
-# compresses it to .bz2 (lbzip2 -9: standard multi-block bzip2), .gz (-6), .xz (-4)
-# and .zst (-9), serves
-# them from a loopback HTTP server and times, for each format:
+# compresses it as users' images are made: .bz2 by the reference `bzip2 -9`, .gz by gzip -6,
+# .xz by `xz -T0` (the default preset, several independent blocks) and .zst by zstd -T0 -9;
+# serves them from a loopback HTTP server and times, for each format:
 #   rdinstall install --image http://127.0.0.1:PORT/img.FMT --disk FILE --yes --progress none
-#   curl -s URL | DECODER -dc | dd of=FILE bs=4M
-# plus `curl | bz2cat | dd` (the parallel bzip2 decoder alone) and plain `curl | dd` (raw).
+#   curl -s URL | DECODER | dd of=FILE bs=4M
+# with the best plain decoder a user would type: bzip2 -dc and lbzip2 -dc, pigz -dc (and
+# gzip -dc), xz -dc -T<cores>, zstd -dc; plus `curl | bz2cat | dd` (the parallel bzip2
+# decoder alone) and plain `curl | dd` (raw).
 # Prints MB/s of image written, the ratio rdinstall/baseline, and peak RSS (largest process
 # of the pipeline, from /usr/bin/time -v). Results go to bench/RESULTS.md (BENCH_OUT).
 #
@@ -24,8 +26,8 @@
 #   RDINSTALL_BIN   use this binary instead of building one
 #   BZ2CAT_BIN      use this bz2cat instead of building one
 #   BENCH_PREPARE_ONLY=1  only make the image and its compressed forms
-# Needs: curl lbzip2 bzip2 gzip xz zstd python3 mkfs.ext4 /usr/bin/time (Debian: apt-get
-# install curl lbzip2 bzip2 xz-utils zstd python3 e2fsprogs fdisk time).
+# Needs: curl lbzip2 bzip2 gzip pigz xz zstd python3 mkfs.ext4 /usr/bin/time (Debian: apt-get
+# install curl lbzip2 bzip2 pigz xz-utils zstd python3 e2fsprogs fdisk time).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,7 +39,7 @@ out=${BENCH_OUT:-$here/bench/RESULTS.md}
 target=$dir/target.img
 target_musl=x86_64-unknown-linux-musl
 
-for tool in curl lbzip2 bzip2 gzip xz zstd python3 mkfs.ext4 sfdisk cmp /usr/bin/time; do
+for tool in curl lbzip2 bzip2 gzip pigz xz zstd python3 mkfs.ext4 sfdisk cmp /usr/bin/time; do
     command -v "$tool" >/dev/null || { echo "bench: $tool is missing (see the header of $0)" >&2; exit 1; }
 done
 mkdir -p "$dir"
@@ -57,7 +59,7 @@ if [ -z "${BENCH_PREPARE_ONLY:-}" ] && "$rdinstall" install --help >/dev/null 2>
 fi
 
 # --- the image ----------------------------------------------------------------------
-img=$dir/img-${size_mb}M-${fill_pct}pct.raw
+img=$dir/img-${size_mb}M-${fill_pct}pct-v2.raw
 if [ ! -s "$img" ]; then
     echo "bench: making a ${size_mb} MiB ext4 image, ${fill_pct}% file data from /usr" >&2
     stage=$dir/stage
@@ -101,10 +103,10 @@ for fmt in bz2 gz xz zst; do
     [ -s "$img.$fmt" ] && continue
     echo "bench: compressing to .$fmt" >&2
     case $fmt in
-        bz2) lbzip2 -9 -c "$img" >"$img.$fmt.tmp" ;;
+        bz2) bzip2 -9 -c "$img" >"$img.$fmt.tmp" ;;
         gz) gzip -6 -c "$img" >"$img.$fmt.tmp" ;;
-        xz) xz -T2 -4 -c "$img" >"$img.$fmt.tmp" ;;
-        zst) zstd -q -T2 -9 -c "$img" >"$img.$fmt.tmp" ;;
+        xz) xz -T0 -c "$img" >"$img.$fmt.tmp" ;;
+        zst) zstd -q -T0 -9 -c "$img" >"$img.$fmt.tmp" ;;
     esac
     mv "$img.$fmt.tmp" "$img.$fmt"
 done
@@ -165,7 +167,8 @@ measure bz2-bzip2 "curl -s $url/img.bz2 | bzip2 -dc | $dd_to"
 measure bz2-lbzip2 "curl -s $url/img.bz2 | lbzip2 -dc | $dd_to"
 measure bz2-bz2cat "curl -s $url/img.bz2 | $bz2cat | $dd_to"
 measure gz-gzip "curl -s $url/img.gz | gzip -dc | $dd_to"
-measure xz-xz "curl -s $url/img.xz | xz -dc | $dd_to"
+measure gz-pigz "curl -s $url/img.gz | pigz -dc | $dd_to"
+measure xz-xz "curl -s $url/img.xz | xz -dc -T$(nproc) | $dd_to"
 measure zst-zstd "curl -s $url/img.zst | zstd -q -dc | $dd_to"
 if [ $have_install = yes ]; then
     for fmt in raw bz2 gz xz zst; do
@@ -183,6 +186,7 @@ cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
     echo "Command: \`BENCH_SIZE_MB=$size_mb BENCH_FILL_PCT=$fill_pct BENCH_REPEAT=$repeat bench/run.sh\`"
     echo
     echo "Image: $((bytes >> 20)) MiB disk (MBR, one ext4 partition), ${fill_pct}% files from /usr, rest zeros."
+    echo "Compressed by: bzip2 -9 (the reference), gzip -6, xz -T0 ($(xz -lv "$img.xz" | awk '/Blocks:/ {print $2; exit}') blocks), zstd -T0 -9."
     echo "Compressed: $(for f in bz2 gz xz zst; do printf '%s %s MB, ' $f $(( $(stat -L -c %s "$img.$f") / 1000000 )); done | sed 's/, $//')."
     echo "Served from 127.0.0.1 by python3 http.server, written to a file in /var/tmp."
     echo "MB/s = image bytes written / wall time (fastest of $repeat); RSS = peak of the largest process."
@@ -196,8 +200,9 @@ cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
         row raw raw-curl "curl \\| dd" raw-rdinstall
         row bz2 bz2-bzip2 "curl \\| bzip2 -dc \\| dd" bz2-rdinstall
         row bz2 bz2-lbzip2 "curl \\| lbzip2 -dc \\| dd" bz2-rdinstall
+        row gz gz-pigz "curl \\| pigz -dc \\| dd" gz-rdinstall
         row gz gz-gzip "curl \\| gzip -dc \\| dd" gz-rdinstall
-        row xz xz-xz "curl \\| xz -dc \\| dd" xz-rdinstall
+        row xz xz-xz "curl \\| xz -dc -T$(nproc) \\| dd" xz-rdinstall
         row zst zst-zstd "curl \\| zstd -dc \\| dd" zst-rdinstall
     else
         echo "| (rdinstall install not available in this build: rows below use bz2cat) | | | | | | |"
