@@ -12,8 +12,14 @@ use std::ffi::CString;
 pub fn swapoff(path: &str) -> Result<()> {
     let c = CString::new(path).context("swap path contains a NUL byte")?;
     if unsafe { libc::swapoff(c.as_ptr()) } != 0 {
-        return Err(std::io::Error::last_os_error())
-            .with_context(|| format!("swapoff {path} failed"));
+        let e = std::io::Error::last_os_error();
+        // The kernel must take every swapped-out page back into RAM first.
+        let hint = if e.raw_os_error() == Some(libc::ENOMEM) {
+            " (not enough free memory to take its pages back)"
+        } else {
+            ""
+        };
+        return Err(e).with_context(|| format!("swapoff {path} failed{hint}"));
     }
     Ok(())
 }
@@ -41,16 +47,25 @@ pub fn mknod_char_or_block(path: &std::path::Path, dev: &str, block: bool) -> Re
     Ok(())
 }
 
-/// Turn off swap on `name`'s closure, then remove its holders. Returns what was done, one
-/// line each, for the wipe report.
-pub fn teardown(sys: &System, name: &str, ev: &Events) -> Result<Vec<String>> {
+/// Turn off each of `swaps` (paths as /proc/swaps names them): the first step of a
+/// teardown, since active swap holds its device open and a dm device or md array under it
+/// could not be removed. Returns what was done, one line each, for the wipe report.
+pub fn swapoff_all(swaps: &[String], ev: &Events) -> Result<Vec<String>> {
     let mut done = Vec::new();
-    for s in sys.usage(name).swap {
+    for s in swaps {
         ev.info(format!("wipe: turning off swap on {s}"));
-        swapoff(&s)
-            .with_context(|| format!("cannot turn off swap on {s}, which lives on {name}"))?;
+        swapoff(s)?;
         done.push(format!("swapoff {s}"));
     }
+    Ok(done)
+}
+
+/// Remove `name`'s holders, top of the stack first: device-mapper devices (LVM volumes,
+/// dm-crypt/LUKS mappings: all plain dm devices to DM_DEV_REMOVE) and md arrays, each after
+/// everything stacked on it. Swap on them must be off already (`swapoff_all`). Returns what
+/// was done, one line each, for the wipe report.
+pub fn remove_holders(sys: &System, name: &str, ev: &Events) -> Result<Vec<String>> {
+    let mut done = Vec::new();
     for h in sys.holders_top_down(name) {
         let usage = sys.usage(&h);
         if !usage.mounts.is_empty() {
