@@ -134,8 +134,9 @@ pub fn preflight(s: &Settings, machine: &Machine, ev: &Events) -> Result<Plan, F
         ));
     }
 
-    // Safety last: the state of mounts may have changed while we fetched.
-    disk::check_safe(&target).at(ExitCode::Refused, Stage::Preflight)?;
+    // Safety last: the state of mounts may have changed while we fetched. Swap on the disk
+    // is no reason to refuse; it is only turned off in the wipe, after this stage.
+    let in_use = disk::check_safe(&target).at(ExitCode::Refused, Stage::Preflight)?;
 
     let plan = Plan {
         install_id: ev.install_id().to_string(),
@@ -149,6 +150,7 @@ pub fn preflight(s: &Settings, machine: &Machine, ev: &Events) -> Result<Plan, F
             head: head_info,
         },
         disk: target,
+        swap_off: in_use.swap,
         layout,
         bootloader: plan::bootloader_decision(s),
         config: config.as_ref().map(|c| ConfigPlan {

@@ -15,6 +15,10 @@ pub struct Plan {
     pub machine: Machine,
     pub image: ImagePlan,
     pub disk: Target,
+    /// Active swap on the disk (its partitions, holders, loop devices over its file), as
+    /// /proc/swaps names it: not a reason to refuse, the wipe turns it off.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub swap_off: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layout: Option<RootfsLayout>,
     pub bootloader: &'static str,
@@ -84,6 +88,12 @@ impl Plan {
             ),
             format!("disk: {}", self.disk.description),
         ];
+        if !self.swap_off.is_empty() {
+            v.push(format!(
+                "swap: active swap on {} will be turned off in the wipe",
+                self.swap_off.join(", ")
+            ));
+        }
         if let Some(l) = &self.layout {
             v.push(format!(
                 "layout: partition 1 at byte {} size {} bytes",

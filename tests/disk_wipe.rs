@@ -645,29 +645,163 @@ impl Drop for SwapOn {
     }
 }
 
+/// stdout and stderr of a run of the binary, for matching and for failure messages.
+fn output_text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn swap_active(dev: &str) -> bool {
+    std::fs::read_to_string("/proc/swaps")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split_whitespace().next() == Some(dev))
+}
+
+/// `swapon DEV` after `mkswap`; the guard turns it off on drop if the test did not. Declare
+/// it after the loop device, so it drops (swapoff) before the loop is detached.
+fn swapon(dev: &str) -> SwapOn {
+    run("mkswap", &["-q", dev]);
+    run("swapon", &[dev]);
+    assert!(swap_active(dev));
+    SwapOn(dev.to_string())
+}
+
 #[test]
-fn active_swap_is_refused_by_check_safe_and_turned_off_by_wipe() {
+fn active_swap_passes_check_safe_and_is_turned_off_by_wipe() {
     let disk = img("disk.img", 16 * MIB);
     let l = Loop::new(&disk.path, 0, None);
-    run("mkswap", &["-q", l.path()]);
-    run("swapon", &[l.path()]);
-    let _guard = SwapOn(l.path().to_string());
+    let _guard = swapon(l.path());
 
+    // SPEC: swap is torn down by the wipe, so it is no reason to refuse; the check names it.
     let t = Target::inspect(Path::new(l.path())).unwrap();
-    let e = disk::check_safe(&t).unwrap_err();
-    let msg = &e.downcast_ref::<Refusal>().expect("a Refusal").0;
-    assert!(
-        msg.contains(&format!("{} (on ", l.path())) && msg.contains("active swap"),
-        "{msg}"
-    );
+    let u = disk::check_safe(&t).unwrap();
+    assert_eq!(u.swap, [l.path()]);
+    assert!(u.refusals.is_empty(), "{u:?}");
+    assert!(swap_active(l.path()), "the check itself changes nothing");
 
-    // The library's wipe on its own (no preflight) turns the swap off and erases it.
     let r = disk::wipe(&t, false, &Events::silent()).unwrap();
     assert_eq!(r.teardown, [format!("swapoff {}", l.path())]);
     assert!(r.found.iter().any(|f| f.name == "swap"), "{:?}", r.found);
-    let swaps = std::fs::read_to_string("/proc/swaps").unwrap();
-    assert!(!swaps.contains(l.path()), "{swaps}");
+    assert!(!swap_active(l.path()));
     assert_eq!(blkid_at(&disk.path, 0, 16 * MIB), "");
+}
+
+/// A disk file with an MBR: partition 1 (16 MiB at 1 MiB) is swap, active through a loop
+/// device at its offset, the way the host reaches partitions without partition scanning.
+fn disk_with_swap_partition() -> Img {
+    let disk = img("disk.img", 64 * MIB);
+    run_stdin(
+        "sfdisk",
+        &["-q", disk.path.to_str().unwrap()],
+        "start=2048, size=32768, type=82\nstart=34816, type=83\n",
+    );
+    disk
+}
+
+#[test]
+fn install_onto_a_disk_file_turns_off_swap_on_its_partition() {
+    let disk = disk_with_swap_partition();
+    let p1 = Loop::new(&disk.path, MIB, Some(16 * MIB));
+    let _guard = swapon(p1.path());
+    // A small raw disk image: its own MBR, partition 1 at 1 MiB.
+    let image = img("image.raw", 4 * MIB);
+    run_stdin(
+        "sfdisk",
+        &["-q", image.path.to_str().unwrap()],
+        "start=2048, type=83\n",
+    );
+    let bin = env!("CARGO_BIN_EXE_rdinstall");
+    let install = |extra: &[&str]| {
+        let mut args = vec![
+            "install",
+            "--image",
+            image.path.to_str().unwrap(),
+            "--disk",
+            disk.path.to_str().unwrap(),
+            "--yes",
+        ];
+        args.extend_from_slice(extra);
+        let o = Command::new(bin)
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        (o.status.code(), output_text(&o))
+    };
+
+    // The plan says what will happen, and preflight changes nothing.
+    let (code, text) = install(&["--dry-run"]);
+    assert_eq!(code, Some(0), "{text}");
+    let line = format!(
+        "active swap on {} will be turned off in the wipe",
+        p1.path()
+    );
+    assert!(text.contains(&line), "{text}");
+    assert!(swap_active(p1.path()), "a dry run must not turn swap off");
+
+    let (code, text) = install(&[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(&format!("turning off swap on {}", p1.path())),
+        "{text}"
+    );
+    assert!(!swap_active(p1.path()));
+    let mut head = vec![0u8; 512];
+    File::open(&disk.path)
+        .unwrap()
+        .read_exact_at(&mut head, 0)
+        .unwrap();
+    let mut want = vec![0u8; 512];
+    File::open(&image.path)
+        .unwrap()
+        .read_exact_at(&mut want, 0)
+        .unwrap();
+    assert_eq!(head, want, "the image's MBR is on the disk");
+}
+
+#[test]
+fn wipe_of_a_loop_disk_turns_off_swap_on_a_partition_loop_but_a_mount_still_refuses() {
+    let disk = disk_with_swap_partition();
+    let whole = Loop::new(&disk.path, 0, None);
+    let p1 = Loop::new(&disk.path, MIB, Some(16 * MIB));
+    let p2 = Loop::new(&disk.path, 17 * MIB, Some(47 * MIB));
+    run("mkfs.ext4", &["-q", "-F", p2.path()]);
+    let swap = swapon(p1.path());
+    let bin = env!("CARGO_BIN_EXE_rdinstall");
+    let wipe = || {
+        Command::new(bin)
+            .args(["wipe", "--disk", whole.path(), "--yes"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+
+    // Mounted: refused (exit 5) for the mount alone, and the swap is left alone too.
+    let m = Mounted::new(p2.path());
+    let o = wipe();
+    let out = output_text(&o);
+    assert_eq!(o.status.code(), Some(5), "{out}");
+    let p2_name = p2.path().trim_start_matches("/dev/");
+    assert!(out.contains(&format!("{p2_name} is mounted on")), "{out}");
+    assert!(!out.contains("swap"), "swap is no refusal reason: {out}");
+    assert!(swap_active(p1.path()));
+    drop(m);
+
+    let o = wipe();
+    let out = output_text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains(&format!("turning off swap on {}", p1.path())),
+        "{out}"
+    );
+    assert!(!swap_active(p1.path()));
+    drop(swap);
+    assert_eq!(wipefs(&disk.path), "");
+    assert_eq!(blkid_at(&disk.path, MIB, 16 * MIB), "");
 }
 
 #[test]

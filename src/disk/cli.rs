@@ -123,6 +123,7 @@ fn table(verdicts: &[Verdict], choice: &Result<String, String>) -> String {
 /// Tear down holders and wipe signatures on one disk. Confirmation is the caller's job.
 pub fn wipe(path: &Path, discard: bool, ev: &Events) -> Result<(), Failure> {
     let t = super::Target::inspect(path).at(ExitCode::Preflight, Stage::Preflight)?;
+    // Swap on the disk passes the check; the wipe turns it off.
     super::check_safe(&t).at(ExitCode::Refused, Stage::Preflight)?;
     super::wipe(&t, discard, ev).at(ExitCode::AfterWrite, Stage::Wipe)?;
     Ok(())

@@ -252,7 +252,7 @@ mod selection {
 
 mod stacked {
     //! Root on LVM, and LUKS on LVM on md RAID1 (fixture `stacked`).
-    use crate::disk::safety::block_reasons;
+    use crate::disk::safety::block_usage;
     use crate::disk::select::*;
     use crate::disk::sysfs::{Roots, System};
 
@@ -278,14 +278,64 @@ mod stacked {
         assert!(s.device("sda").unwrap().holds_root);
         assert!(!s.device("sdb").unwrap().holds_root);
         assert_eq!(
-            block_reasons(&s, "sda", true),
+            block_usage(&s, "sda").refusals,
             [
                 "dm-0 (on sda) is mounted on /",
                 "sda holds the running system's root filesystem (/)"
             ]
         );
-        assert!(block_reasons(&s, "sdb", true).is_empty());
+        assert_eq!(block_usage(&s, "sdb"), Default::default());
         // sdb and sdc tie on size: the name decides.
         assert_eq!(evaluate(&s, None, None).1.unwrap(), "sdb");
+    }
+}
+
+mod swapped {
+    //! Swap inside a LUKS mapping, on a partition, on an LV and on a loop alias of a disk
+    //! file (fixture `swapped`): none of it refuses the disk; a mount still does.
+    use crate::disk::safety::{block_members, block_usage, InUse};
+    use crate::disk::sysfs::{Roots, System};
+
+    fn sys() -> System {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sysfs/swapped");
+        System::scan(&Roots::under(&dir)).unwrap()
+    }
+
+    #[test]
+    fn swap_in_a_crypt_mapping_and_on_a_partition_is_listed_not_refused() {
+        let s = sys();
+        assert_eq!(
+            block_usage(&s, "vdb"),
+            InUse {
+                refusals: vec![],
+                swap: vec!["/dev/mapper/cryptswap".into(), "/dev/vdb2".into()],
+            }
+        );
+        // After swapoff the crypt mapping is an ordinary holder to remove.
+        assert_eq!(s.holders_top_down("vdb"), ["dm-0"]);
+    }
+
+    #[test]
+    fn a_mount_still_refuses_and_its_swap_is_listed_too() {
+        let u = block_usage(&sys(), "vdc");
+        assert_eq!(u.refusals, ["vdc2 (on vdc) is mounted on /data"]);
+        assert_eq!(u.swap, ["/dev/dm-1"], "udev's /dev/dm-N name");
+        assert_eq!(
+            block_usage(&sys(), "vda").refusals,
+            [
+                "vda1 (on vda) is mounted on /",
+                "vda holds the running system's root filesystem (/)"
+            ]
+        );
+    }
+
+    #[test]
+    fn swap_on_a_loop_alias_of_the_same_file_counts_for_the_disk() {
+        let s = sys();
+        assert_eq!(block_members(&s, "loop0"), ["loop0", "loop1"]);
+        let u = block_usage(&s, "loop0");
+        assert!(u.refusals.is_empty(), "{u:?}");
+        assert_eq!(u.swap, ["/dev/loop1"]);
     }
 }

@@ -12,8 +12,14 @@ use std::ffi::CString;
 pub fn swapoff(path: &str) -> Result<()> {
     let c = CString::new(path).context("swap path contains a NUL byte")?;
     if unsafe { libc::swapoff(c.as_ptr()) } != 0 {
-        return Err(std::io::Error::last_os_error())
-            .with_context(|| format!("swapoff {path} failed"));
+        let e = std::io::Error::last_os_error();
+        // The kernel must take every swapped-out page back into RAM first.
+        let hint = if e.raw_os_error() == Some(libc::ENOMEM) {
+            " (not enough free memory to take its pages back)"
+        } else {
+            ""
+        };
+        return Err(e).with_context(|| format!("swapoff {path} failed{hint}"));
     }
     Ok(())
 }
@@ -41,16 +47,25 @@ pub fn mknod_char_or_block(path: &std::path::Path, dev: &str, block: bool) -> Re
     Ok(())
 }
 
-/// Turn off swap on `name`'s closure, then remove its holders. Returns what was done, one
-/// line each, for the wipe report.
-pub fn teardown(sys: &System, name: &str, ev: &Events) -> Result<Vec<String>> {
+/// Turn off each of `swaps` (paths as /proc/swaps names them): the first step of a
+/// teardown, since active swap holds its device open and a dm device or md array under it
+/// could not be removed. Returns what was done, one line each, for the wipe report.
+pub fn swapoff_all(swaps: &[String], ev: &Events) -> Result<Vec<String>> {
     let mut done = Vec::new();
-    for s in sys.usage(name).swap {
+    for s in swaps {
         ev.info(format!("wipe: turning off swap on {s}"));
-        swapoff(&s)
-            .with_context(|| format!("cannot turn off swap on {s}, which lives on {name}"))?;
+        swapoff(s)?;
         done.push(format!("swapoff {s}"));
     }
+    Ok(done)
+}
+
+/// Remove `name`'s holders, top of the stack first: device-mapper devices (LVM volumes,
+/// dm-crypt/LUKS mappings: all plain dm devices to DM_DEV_REMOVE) and md arrays, each after
+/// everything stacked on it. Swap on them must be off already (`swapoff_all`). Returns what
+/// was done, one line each, for the wipe report.
+pub fn remove_holders(sys: &System, name: &str, ev: &Events) -> Result<Vec<String>> {
+    let mut done = Vec::new();
     for h in sys.holders_top_down(name) {
         let usage = sys.usage(&h);
         if !usage.mounts.is_empty() {
@@ -75,6 +90,12 @@ pub fn teardown(sys: &System, name: &str, ev: &Events) -> Result<Vec<String>> {
                      (error table) so the device could be removed"
                 ));
             }
+            if let Some(dev) = sys.device(&h).map(|d| d.dev.as_str()) {
+                let mapper = sys.roots().dev.join("mapper").join(&dm_name);
+                if remove_stale_node(&mapper, dev) {
+                    ev.info(format!("wipe: removed the stale node {}", mapper.display()));
+                }
+            }
             done.push(format!("removed device-mapper device {dm_name} ({h})"));
         } else if h.starts_with("md") {
             let node = sys.roots().dev_node(&h);
@@ -98,6 +119,20 @@ pub fn teardown(sys: &System, name: &str, ev: &Events) -> Result<Vec<String>> {
     Ok(done)
 }
 
+/// Without udev, libdevmapper (lvm, cryptsetup) makes `/dev/mapper/NAME` as a node of its
+/// own, and `dmsetup remove` deletes it again; after our DM_DEV_REMOVE it would point at a
+/// free minor that the next dm device may take. Removes `node` only when it is a block
+/// device node (not udev's symlink) for exactly `dev` (`major:minor`). Returns whether it
+/// did.
+pub fn remove_stale_node(node: &std::path::Path, dev: &str) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Ok(m) = std::fs::symlink_metadata(node) else {
+        return false;
+    };
+    let same = format!("{}:{}", libc::major(m.rdev()), libc::minor(m.rdev())) == dev;
+    m.file_type().is_block_device() && same && std::fs::remove_file(node).is_ok()
+}
+
 /// After teardown: nothing may hold the disk any more.
 pub fn verify_free(sys: &System, name: &str) -> Result<()> {
     let left = sys.holders_top_down(name);
@@ -108,4 +143,29 @@ pub fn verify_free(sys: &System, name: &str) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_node_is_removed_only_for_a_block_node_of_that_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = dir.path().join("oldswap");
+        // A symlink (what udev makes) and a regular file stay.
+        std::os::unix::fs::symlink("../dm-0", &node).unwrap();
+        assert!(!remove_stale_node(&node, "253:0"));
+        std::fs::remove_file(&node).unwrap();
+        std::fs::write(&node, b"").unwrap();
+        assert!(!remove_stale_node(&node, "0:0"));
+        std::fs::remove_file(&node).unwrap();
+        if mknod_char_or_block(&node, "253:7", true).is_err() {
+            return; // not root: mknod is not allowed here
+        }
+        assert!(!remove_stale_node(&node, "253:8"), "another device's node");
+        assert!(node.exists());
+        assert!(remove_stale_node(&node, "253:7"));
+        assert!(!node.exists());
+    }
 }

@@ -1,110 +1,140 @@
-//! The refusal check before anything is written: a disk whose own filesystem, partitions or
-//! holders are mounted, that carries active swap, or that holds the running system's root
-//! is refused (`error::Refusal`, exit 5) with every mount point named.
+//! The check before anything is written. A disk whose own filesystem, partitions or holders
+//! are mounted, or that holds the running system's root, is refused (`error::Refusal`,
+//! exit 5) with every mount point named. Active swap on it is not a reason to refuse: SPEC
+//! says the wipe tears swap down, so the check lists it (`InUse::swap`) for the plan to
+//! announce and the wipe to turn off.
 
 use super::sysfs::{Roots, System, Usage};
 use super::target::{Target, TargetKind};
 use crate::error::Refusal;
 use anyhow::Result;
+use serde::Serialize;
 use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
 /// `major:minor` of a block device node.
-pub fn dev_number(path: &std::path::Path) -> Option<String> {
+pub fn dev_number(path: &Path) -> Option<String> {
     let m = std::fs::metadata(path).ok()?;
     let rdev = m.rdev();
     Some(format!("{}:{}", libc::major(rdev), libc::minor(rdev)))
 }
 
-pub fn check_safe(target: &Target) -> Result<()> {
-    check_safe_in(&Roots::host(), target)
+/// How a target is in use: what refuses it, and what the wipe will turn off.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct InUse {
+    /// Mounted filesystems and the running system, one sentence each. Never torn down.
+    pub refusals: Vec<String>,
+    /// Active swap on the target, its partitions, holders or loop devices over the same
+    /// file (or the target file itself), as /proc/swaps names it.
+    pub swap: Vec<String>,
 }
 
-fn describe_usage(what: &str, u: &Usage, refuse_swap: bool, out: &mut Vec<String>) {
-    for (dev, mp) in &u.mount_details {
-        if dev == what {
-            out.push(format!("{dev} is mounted on {mp}"));
-        } else {
-            out.push(format!("{dev} (on {what}) is mounted on {mp}"));
+impl InUse {
+    fn add(&mut self, what: &str, u: &Usage) {
+        for (dev, mp) in &u.mount_details {
+            if dev == what {
+                self.refusals.push(format!("{dev} is mounted on {mp}"));
+            } else {
+                self.refusals
+                    .push(format!("{dev} (on {what}) is mounted on {mp}"));
+            }
         }
+        if u.holds_root {
+            self.refusals.push(format!(
+                "{what} holds the running system's root filesystem (/)"
+            ));
+        }
+        self.swap.extend(u.swap.iter().cloned());
     }
-    for s in u.swap.iter().filter(|_| refuse_swap) {
-        out.push(format!("{s} (on {what}) is active swap"));
-    }
-    if u.holds_root {
-        out.push(format!(
-            "{what} holds the running system's root filesystem (/)"
-        ));
+
+    fn dedup(mut self) -> InUse {
+        self.refusals.dedup();
+        let mut seen = std::collections::BTreeSet::new();
+        self.swap.retain(|s| seen.insert(s.clone()));
+        self
     }
 }
 
-/// Why the block device `name` (a disk or a partition, with everything on it) may not be
-/// touched; empty = safe.
-pub fn block_reasons(sys: &System, name: &str, refuse_swap: bool) -> Vec<String> {
-    let mut reasons = Vec::new();
-    describe_usage(name, &sys.usage(name), refuse_swap, &mut reasons);
-    // A loop device's partitions are, on kernels without partition scanning, other loop
-    // devices over the same file at an offset: those count as this disk's.
+/// The devices whose use counts as the block device `name`'s: itself and, for a loop
+/// device, the other loop devices over the same file. On kernels without partition
+/// scanning those are its partitions (a loop device at the partition's offset).
+pub fn block_members(sys: &System, name: &str) -> Vec<String> {
+    let mut v = vec![name.to_string()];
     if let Some(b) = sys.device(name).and_then(|d| d.loop_backing.clone()) {
-        for alias in sys.loops_backed_by(std::path::Path::new(&b.file)) {
-            if alias.name != name {
-                describe_usage(
-                    &alias.name,
-                    &sys.usage(&alias.name),
-                    refuse_swap,
-                    &mut reasons,
-                );
+        for alias in sys.loops_backed_by(Path::new(&b.file)) {
+            if !v.contains(&alias.name) {
+                v.push(alias.name.clone());
             }
         }
     }
-    reasons.dedup();
-    reasons
+    v
 }
 
-/// Why the disk image `file` may not be touched: a loop device over it is in use, or it is
-/// an active swap file.
-pub fn file_reasons(sys: &System, file: &std::path::Path, refuse_swap: bool) -> Vec<String> {
-    let mut reasons = Vec::new();
+/// How the block device `name` (a disk or a partition, with everything on it) is in use.
+pub fn block_usage(sys: &System, name: &str) -> InUse {
+    let mut u = InUse::default();
+    for m in block_members(sys, name) {
+        u.add(&m, &sys.usage(&m));
+    }
+    u.dedup()
+}
+
+/// How the disk image `file` is in use: through loop devices over it, or as a swap file.
+pub fn file_usage(sys: &System, file: &Path) -> InUse {
+    let mut u = InUse::default();
     for l in sys.loops_backed_by(file) {
-        describe_usage(&l.name, &sys.usage(&l.name), refuse_swap, &mut reasons);
+        u.add(&l.name, &sys.usage(&l.name));
     }
-    let canon = file.to_string_lossy();
-    if refuse_swap && sys.swaps.iter().any(|s| *s == canon) {
-        reasons.push(format!("{canon} is an active swap file"));
+    let canon = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    let canon = canon.to_string_lossy();
+    if sys.swaps.iter().any(|s| *s == canon) {
+        u.swap.push(canon.into_owned());
     }
-    reasons.dedup();
-    reasons
+    u.dedup()
 }
 
-pub fn check_safe_in(roots: &Roots, target: &Target) -> Result<()> {
-    check_in(roots, target, true)
+/// The sysfs name of a block target, or why it cannot be checked.
+pub fn block_name(roots: &Roots, sys: &System, target: &Target) -> Result<String> {
+    dev_number(&target.dev_path)
+        .and_then(|d| sys.name_of_dev(&d).map(String::from))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{} is not listed under {}/block; cannot check whether it is in use",
+                target.dev_path.display(),
+                roots.sys.display()
+            )
+        })
 }
 
-/// The check itself. `refuse_swap` false is the wipe's own last-moment check: it turns swap
-/// off as part of the teardown, but never touches a mounted disk or the running system.
-pub fn check_in(roots: &Roots, target: &Target, refuse_swap: bool) -> Result<()> {
+/// How `target` is in use, read from `sys`.
+pub fn usage_of(sys: &System, target: &Target) -> Result<InUse> {
+    Ok(match target.kind {
+        TargetKind::Block => block_usage(sys, &block_name(sys.roots(), sys, target)?),
+        TargetKind::File => file_usage(sys, &target.dev_path),
+    })
+}
+
+/// Preflight's check on the host: refuses a mounted disk or the running system's; returns
+/// the swap the wipe will turn off.
+pub fn check_safe(target: &Target) -> Result<InUse> {
+    check_in(&Roots::host(), target)
+}
+
+/// The check against injected roots. Err is a `Refusal` (exit 5) naming every reason.
+pub fn check_in(roots: &Roots, target: &Target) -> Result<InUse> {
     let sys = System::scan(roots)?;
-    let reasons = match target.kind {
-        TargetKind::Block => {
-            let name =
-                dev_number(&target.dev_path).and_then(|d| sys.name_of_dev(&d).map(String::from));
-            let Some(name) = name else {
-                anyhow::bail!(
-                    "{} is not listed under {}/block; cannot check whether it is in use",
-                    target.dev_path.display(),
-                    roots.sys.display()
-                );
-            };
-            block_reasons(&sys, &name, refuse_swap)
-        }
-        TargetKind::File => file_reasons(&sys, &target.dev_path, refuse_swap),
-    };
-    if reasons.is_empty() {
-        return Ok(());
+    refuse_if_used(&usage_of(&sys, target)?, target)
+}
+
+/// Ok with the usage when nothing in it refuses the target.
+pub fn refuse_if_used(u: &InUse, target: &Target) -> Result<InUse> {
+    if u.refusals.is_empty() {
+        return Ok(u.clone());
     }
     Err(Refusal(format!(
-        "refusing to touch {}: {}. Unmount it (or swapoff) first, or choose another disk",
+        "refusing to touch {}: {}. Unmount it first, or choose another disk",
         target.path.display(),
-        reasons.join("; ")
+        u.refusals.join("; ")
     ))
     .into())
 }
@@ -114,38 +144,34 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> System {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/sysfs")
             .join(name);
         System::scan(&Roots::under(&dir)).unwrap()
     }
 
     #[test]
-    fn names_mounts_through_holders_swap_and_root() {
+    fn names_mounts_through_holders_and_root_and_lists_swap() {
         let sys = fixture("server");
         assert_eq!(
-            block_reasons(&sys, "sdb", true),
+            block_usage(&sys, "sdb").refusals,
             ["dm-0 (on sdb) is mounted on /srv"]
         );
-        assert_eq!(
-            block_reasons(&sys, "nvme0n1", true),
-            ["/dev/nvme0n1p2 (on nvme0n1) is active swap"]
-        );
+        // Swap is not a refusal: the wipe turns it off.
+        let nv = block_usage(&sys, "nvme0n1");
+        assert!(nv.refusals.is_empty(), "{nv:?}");
+        assert_eq!(nv.swap, ["/dev/nvme0n1p2"]);
         // md members with nothing mounted on the array are fine: the wipe stops it.
-        assert!(
-            block_reasons(&sys, "nvme0n1", false).is_empty(),
-            "the wipe turns swap off"
-        );
-        assert!(block_reasons(&sys, "sdd", true).is_empty());
-        assert!(block_reasons(&sys, "sda", true).is_empty());
+        assert_eq!(block_usage(&sys, "sdd"), InUse::default());
+        assert_eq!(block_usage(&sys, "sda"), InUse::default());
         let vm = fixture("vm");
         assert_eq!(
-            block_reasons(&vm, "vda", true),
+            block_usage(&vm, "vda").refusals,
             [
                 "vda1 (on vda) is mounted on /",
                 "vda holds the running system's root filesystem (/)"
             ]
         );
-        assert!(block_reasons(&vm, "vdb", true).is_empty());
+        assert_eq!(block_usage(&vm, "vdb"), InUse::default());
     }
 }

@@ -2,6 +2,7 @@
 //! disk and each partition (from sysfs and from the disk's own MBR/GPT), verify nothing is
 //! left, re-read the partition table.
 
+use super::safety;
 use super::signatures::{self, Found};
 use super::sysfs::{Roots, System};
 use super::target::{Target, TargetKind};
@@ -36,16 +37,18 @@ pub fn wipe(target: &Target, discard: bool, ev: &Events) -> Result<WipeReport> {
     wipe_in(&Roots::host(), target, discard, ev)
 }
 
-/// The sysfs name of a block target (`/dev/loop3` → `loop3`).
-fn sys_name(sys: &System, target: &Target) -> Result<String> {
-    super::safety::dev_number(&target.dev_path)
-        .and_then(|d| sys.name_of_dev(&d).map(String::from))
-        .with_context(|| {
-            format!(
-                "{} is not listed in sysfs; cannot find its partitions and holders",
-                target.dev_path.display()
-            )
-        })
+/// Nothing may swap into the disk while it is written: after `swapoff_all`, /proc/swaps
+/// must name nothing on the target.
+fn verify_swap_off(roots: &Roots, target: &Target) -> Result<()> {
+    let left = safety::usage_of(&System::scan(roots)?, target)?.swap;
+    if !left.is_empty() {
+        bail!(
+            "swap is still active on {} after swapoff: {}",
+            target.path.display(),
+            left.join(", ")
+        );
+    }
+    Ok(())
 }
 
 fn open(target: &Target) -> Result<File> {
@@ -149,11 +152,15 @@ pub fn wipe_in(roots: &Roots, target: &Target, discard: bool, ev: &Events) -> Re
     let mut sys = None;
     // The caller ran `check_safe` in preflight; things may have been mounted since. A last
     // look costs a sysfs scan and keeps `wipe` safe on its own.
-    super::safety::check_in(roots, target, false)?;
+    let s = System::scan(roots)?;
+    let usage = safety::refuse_if_used(&safety::usage_of(&s, target)?, target)?;
+    // Swap first: it holds the dm device or md array under it open. Swap that appeared
+    // since preflight is on this disk too, and goes the same way.
+    report.teardown = super::holders::swapoff_all(&usage.swap, ev)?;
     if target.kind == TargetKind::Block {
-        let s = System::scan(roots)?;
-        let name = sys_name(&s, target)?;
-        report.teardown = super::holders::teardown(&s, &name, ev)?;
+        let name = safety::block_name(roots, &s, target)?;
+        let removed = super::holders::remove_holders(&s, &name, ev)?;
+        report.teardown.extend(removed);
         // Read the picture again: the holders are gone now. The kernel drops the holder
         // links as it releases the members, which can trail the ioctl by a moment.
         let mut s = System::scan(roots)?;
@@ -168,6 +175,7 @@ pub fn wipe_in(roots: &Roots, target: &Target, discard: bool, ev: &Events) -> Re
         sys_name_opt = Some(name);
         sys = Some(s);
     }
+    verify_swap_off(roots, target)?;
 
     let f = open(target)?;
     report.areas = areas(&f, target, sys.as_ref().zip(sys_name_opt.as_deref()));
