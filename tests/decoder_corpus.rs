@@ -469,3 +469,48 @@ fn real_filesystem_images_install_byte_exact_and_damage_fails_alike() {
         }
     }
 }
+
+/// The case that broke: free space compressed by the reference `bzip2` is periodic after its
+/// first run-length stage. It used to be rejected as corrupt after growing to 3 GiB; it must
+/// install, and in bounded memory (peak RSS measured by /usr/bin/time, as bench/memory.sh).
+#[test]
+fn reference_bzip2_of_free_space_installs_in_bounded_memory() {
+    let work = tempfile::tempdir().unwrap();
+    let image = work.path().join("zeros.img.bz2");
+    let made = Command::new("sh")
+        .arg("-c")
+        .arg("head -c 200M /dev/zero | tr '\\0' '\\345' | bzip2 -9 -c > \"$OUT\"")
+        .env("OUT", &image)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let disk = Disk::new(256 << 20);
+    let rss = work.path().join("rss");
+    let o = Command::new("/usr/bin/time")
+        .args(["-f", "%M", "-o"])
+        .arg(&rss)
+        .arg(env!("CARGO_BIN_EXE_rdinstall"))
+        .args(["install", "--image"])
+        .arg(&image)
+        .arg("--disk")
+        .arg(&disk.path)
+        .args(["--yes", "--progress", "none"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("/usr/bin/time (apt-get install time)");
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let got = disk.bytes();
+    assert!(
+        got[..200 << 20].iter().all(|&b| b == 0o345),
+        "wrong bytes on the disk"
+    );
+    let kib: u64 = std::fs::read_to_string(&rss)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(kib < 64 * 1024, "peak RSS {kib} KiB, the bound is 64 MiB");
+}
