@@ -125,10 +125,40 @@ impl ServerCertVerifier for AcceptAnyCert {
     }
 }
 
+/// At most this many redirects per request (reqwest's default).
+const MAX_REDIRECTS: usize = 10;
+
+/// Redirects are followed, except from https to plain http: that would send the request
+/// (and the report token) in clear text and accept an unauthenticated answer where the
+/// operator asked for TLS.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let downgrade = attempt.url().scheme() == "http"
+            && attempt.previous().iter().any(|u| u.scheme() == "https");
+        if downgrade {
+            let from = attempt
+                .previous()
+                .last()
+                .map(|u| u.to_string())
+                .unwrap_or_default();
+            let to = attempt.url().to_string();
+            attempt.error(format!(
+                "refusing the redirect from {from} to {to}: it leaves HTTPS for plain HTTP; \
+                 fix the server's redirect or point the setting at the final https:// URL"
+            ))
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
 /// Build the blocking client. Body reads time out after `stall_timeout` without data.
 pub fn client(o: &NetOptions) -> Result<reqwest::blocking::Client> {
     reqwest::blocking::Client::builder()
         .tls_backend_preconfigured(tls_config(o)?)
+        .redirect(redirect_policy())
         .connect_timeout(o.timeout)
         .timeout(o.stall_timeout)
         .user_agent(concat!("rdinstall/", env!("CARGO_PKG_VERSION")))
