@@ -103,8 +103,7 @@ pub struct Settings {
     pub config_target: Vec<ConfigTarget>,
     pub bootloader: Bootloader,
     pub report: Vec<String>,
-    #[serde(serialize_with = "redact")]
-    pub report_token: Option<String>,
+    pub report_token: Option<Secret>,
     pub on_success: FinishAction,
     pub on_failure: FinishAction,
     pub root_size: Option<Size>,
@@ -137,10 +136,33 @@ pub struct Settings {
     pub discard: bool,
 }
 
-fn redact<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(_) => s.serialize_str("<redacted>"),
-        None => s.serialize_none(),
+/// A value that must never be printed (the report token): `Debug` and `Serialize` show
+/// `<redacted>`; `expose` is for the one place that sends it (the Authorization header).
+/// Creating one registers the value with `redact`, so it is masked even where it turns up
+/// inside other text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(v: impl Into<String>) -> Secret {
+        let v = v.into();
+        crate::redact::register(&v);
+        Secret(v)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("<redacted>")
     }
 }
 
@@ -203,12 +225,25 @@ impl Origin {
 }
 
 /// A bad setting: names the setting as the user spelled it, the value, and what is wrong.
+/// The value is shown redacted (credentials in URLs masked), and left empty where it may be
+/// a secret outright (unknown keys: a misspelt `report_token`; the token itself).
 #[derive(Debug, thiserror::Error)]
-#[error("setting {spelled} {value:?}: {message}")]
 pub struct SettingError {
     pub spelled: String,
     pub value: String,
     pub message: String,
+}
+
+impl std::fmt::Display for SettingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let message = crate::redact::text(&self.message);
+        if self.value.is_empty() {
+            write!(f, "setting {}: {message}", self.spelled)
+        } else {
+            let value = crate::redact::text(&self.value);
+            write!(f, "setting {} {value:?}: {message}", self.spelled)
+        }
+    }
 }
 
 /// Setting names that take a comma list and, when repeated, accumulate.
@@ -456,7 +491,7 @@ impl Settings {
                 if value.trim().is_empty() {
                     return Err(err(o, key, "", "empty value"));
                 }
-                self.report_token = Some(value.trim().to_string())
+                self.report_token = Some(Secret::new(value.trim()))
             }
             "on_success" => self.on_success = enum_value(o, key, value, FINISH)?,
             "on_failure" => self.on_failure = enum_value(o, key, value, FINISH)?,
@@ -565,7 +600,8 @@ impl Settings {
             }
             "extlinux" => self.extlinux = PathBuf::from(non_empty(o, key, value)?),
             "syslinux_mbr_dir" => self.syslinux_mbr_dir = PathBuf::from(non_empty(o, key, value)?),
-            _ => return Err(err(o, key, value, unknown_key_message(key))),
+            // Never the value: an unknown key may be a misspelt report_token.
+            _ => return Err(err(o, key, "", unknown_key_message(key))),
         }
         Ok(())
     }
