@@ -261,7 +261,11 @@ fn install_command(args: InstallArgs) -> i32 {
             ev.stage(Stage::Finish, StageState::Begin);
             let mut action = s.on_success;
             if action == crate::settings::FinishAction::Kexec {
-                match crate::boot::kexec::load(&plan.disk.dev_path, &ev) {
+                let loaded = plan
+                    .disk
+                    .check_same()
+                    .and_then(|_| crate::boot::kexec::load(&plan.disk.dev_path, &ev));
+                match loaded {
                     Ok(e) => ev.info(format!("kexec: loaded {} ({})", e.kernel, e.append)),
                     Err(e) => {
                         ev.warn(format!("kexec: {e:#}; will reboot instead"));

@@ -430,6 +430,19 @@ impl Settings {
                     None
                 } else if v.starts_with('/') {
                     Some(PathBuf::from(v))
+                } else if o == Origin::Flag {
+                    // `--disk disk.img`: relative to the current directory, as for any tool.
+                    // (The kernel command line and settings files have no meaningful current
+                    // directory and keep requiring an absolute path.)
+                    let cwd = std::env::current_dir().map_err(|e| {
+                        err(
+                            o,
+                            key,
+                            value,
+                            format!("cannot resolve a relative path: {e}"),
+                        )
+                    })?;
+                    Some(cwd.join(v))
                 } else {
                     return Err(err(o, key, value, "expected auto or an absolute path"));
                 };
@@ -723,6 +736,30 @@ mod tests {
         assert!(Settings::resolve(&[l], false).is_err());
         let l = layer(Origin::File, &[("image", "gopher://x/y")]);
         assert!(Settings::resolve(&[l], false).is_err());
+    }
+
+    #[test]
+    fn relative_disk_flag_is_resolved_against_the_current_directory() {
+        let l = layer(Origin::Flag, &[("disk", "disk.img")]);
+        let s = Settings::resolve(&[l], false).unwrap();
+        assert_eq!(
+            s.disk.unwrap(),
+            std::env::current_dir().unwrap().join("disk.img")
+        );
+        for o in [Origin::Cmdline, Origin::File] {
+            let l = layer(o, &[("disk", "disk.img")]);
+            let e = Settings::resolve(&[l], true).unwrap_err().to_string();
+            assert!(e.contains("absolute path"), "{e}");
+        }
+    }
+
+    #[test]
+    fn token_is_redacted_in_debug() {
+        let l = layer(Origin::Flag, &[("report_token", "s3cret-dbg")]);
+        let s = Settings::resolve(&[l], false).unwrap();
+        let d = format!("{s:?}");
+        assert!(!d.contains("s3cret-dbg"), "{d}");
+        assert!(d.contains("<redacted>"), "{d}");
     }
 
     #[test]
