@@ -214,8 +214,10 @@ pub fn explain(url: &str, e: &reqwest::Error) -> anyhow::Error {
 }
 
 /// The whole time a small fetch may take, all attempts together: `clamp(4 × timeout, 20 s,
-/// 300 s)`, the bound the reporter uses after the install. Per-read timeouts alone let a
-/// server that drips one byte a second hold the install forever.
+/// 300 s)`, the bound the reporter uses after the install. The client's per-request timeout
+/// bounds one attempt, body included (measured: a server dripping a byte a second fails
+/// after `timeout`), but without this the attempts together took up to
+/// retries × (timeout + backoff): minutes with a generous retry budget.
 pub fn small_fetch_deadline(o: &NetOptions) -> Duration {
     (o.timeout * 4).clamp(Duration::from_secs(20), Duration::from_secs(300))
 }

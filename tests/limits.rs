@@ -1,6 +1,7 @@
 //! Bounds on what a server or a name can do to an install: a config server that drips one
-//! byte a second fails within the fetch deadline, and `--disk` accepts a path relative to
-//! the current directory.
+//! byte a second, or never answers however many retries are allowed, fails within the fetch
+//! deadline with a message naming the URL; and `--disk` accepts a path relative to the
+//! current directory.
 
 mod common;
 use common::*;
@@ -96,6 +97,50 @@ fn a_dripping_config_server_fails_within_the_deadline() {
     let t = text(&out);
     assert!(t.contains(&cfg) && t.contains("did not finish"), "{t}");
     assert_eq!(disk.sha256(), before, "preflight touched nothing");
+}
+
+/// A config server that accepts and never answers, with a large retry budget: all the
+/// attempts together stay within clamp(4 × timeout, 20 s, 300 s) (before, each of the 51
+/// attempts waited its timeout plus up to 8 s of backoff: minutes).
+#[test]
+fn a_silent_config_server_fails_within_the_overall_deadline() {
+    let img = sample_disk_image(2 * MIB);
+    let srv = Server::start();
+    let url = srv.file("/img.raw", img);
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in silent.incoming().flatten() {
+            held.push(c);
+        }
+    });
+    let cfg = format!("http://127.0.0.1:{port}/cfg.yml");
+    let disk = Disk::new(8 * MIB as u64);
+    let (out, took) = run_limited(
+        &[
+            "install",
+            "--image",
+            &url,
+            "--disk",
+            disk.path.to_str().unwrap(),
+            "--yes",
+            "--config",
+            &cfg,
+            "--timeout",
+            "2",
+            "--retries",
+            "50",
+        ],
+        Duration::from_secs(90),
+    );
+    assert!(
+        took < Duration::from_secs(30),
+        "took {took:?}: {}",
+        text(&out)
+    );
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    assert!(text(&out).contains(&cfg), "{}", text(&out));
 }
 
 #[test]
