@@ -41,6 +41,12 @@ fuzz_target!(|data: &[u8]| {
     };
     check(text, false);
     // The same line with the token parameter inserted at a fuzzer-chosen place.
+    // The property is about the inserted secret: an input that already holds the marker
+    // (the fuzzer learns it from the comparisons; quotes vanish in parsing) uses it as
+    // ordinary text.
+    if text.replace('"', "").contains(MARK) {
+        return;
+    }
     let Some(first) = text.chars().next() else {
         return;
     };

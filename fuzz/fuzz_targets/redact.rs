@@ -11,6 +11,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let once = rdinstall::redact::text(text);
     assert_eq!(rdinstall::redact::text(&once), once, "not stable for {text:?}");
+    // The property is about the inserted secret: an input that already holds the marker
+    // (the fuzzer learns it from the comparisons) uses it as ordinary text.
+    if text.contains(MARK) {
+        return;
+    }
     let Some(first) = text.chars().next() else {
         return;
     };

@@ -236,12 +236,14 @@ pub struct SettingError {
 
 impl std::fmt::Display for SettingError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Even the key as spelled: a mangled command line can make a key out of anything.
+        let spelled = crate::redact::text(&self.spelled);
         let message = crate::redact::text(&self.message);
         if self.value.is_empty() {
-            write!(f, "setting {}: {message}", self.spelled)
+            write!(f, "setting {spelled}: {message}")
         } else {
             let value = crate::redact::text(&self.value);
-            write!(f, "setting {} {value:?}: {message}", self.spelled)
+            write!(f, "setting {spelled} {value:?}: {message}")
         }
     }
 }
