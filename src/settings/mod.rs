@@ -756,6 +756,20 @@ mod tests {
     }
 
     #[test]
+    fn errors_redact_the_key_as_spelled() {
+        // Found by fuzzing: a mangled command line can make the token part of a key name.
+        let l = layer(Origin::Flag, &[("report_token", "tok-in-key-5e1")]);
+        Settings::resolve(&[l], false).unwrap();
+        let e = SettingError {
+            spelled: "rdinstall.imagetok-in-key-5e1=".into(),
+            value: String::new(),
+            message: unknown_key_message("imagetok-in-key-5e1"),
+        }
+        .to_string();
+        assert!(!e.contains("tok-in-key-5e1"), "{e}");
+    }
+
+    #[test]
     fn token_is_redacted_in_debug() {
         let l = layer(Origin::Flag, &[("report_token", "s3cret-dbg")]);
         let s = Settings::resolve(&[l], false).unwrap();
