@@ -120,6 +120,9 @@ for f in mbr.bin gptmbr.bin; do
 done
 cp --remove-destination "$init" "$stage/init"
 chmod 755 "$stage/init"
+# The command line parser /init sources (tests/init_cmdline.rs runs it on the host).
+mkdir -p "$stage/lib/rdinstall"
+cp "$here/cmdline.sh" "$stage/lib/rdinstall/cmdline.sh"
 cp --remove-destination "$here/udhcpc.script" "$stage/usr/share/udhcpc/default.script"
 echo "root:x:0:0:root:/root:/bin/sh" >"$stage/etc/passwd"
 echo "root:x:0:" >"$stage/etc/group"

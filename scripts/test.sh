@@ -9,6 +9,9 @@ file target/x86_64-unknown-linux-musl/release/rdinstall
 ls -l target/x86_64-unknown-linux-musl/release/rdinstall
 # The QEMU tests put exactly this static binary into the PXE initrd.
 export RDINSTALL_BIN="$PWD/target/x86_64-unknown-linux-musl/release/rdinstall"
+# Everything was installed above: a test that would skip for a missing prerequisite (QEMU,
+# root, dracut, a mkfs tool) fails instead, so the summary never counts a skip as a pass.
+export RDINSTALL_REQUIRE_QEMU=1
 # Tests share loop devices and QEMU's CPU time: two test threads keep them predictable here.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -38,7 +38,7 @@ fn exit_of(r: Result<(), Failure>, ev: Option<&Events>) -> i32 {
         Err(f) => {
             match ev {
                 Some(ev) => ev.failed(f.stage, &f.chain(), f.code.code()),
-                None => eprintln!("error: {}", f.chain()),
+                None => eprintln!("error: {}", crate::redact::text(&f.chain())),
             }
             f.code.code()
         }
@@ -61,6 +61,8 @@ fn cmdline_command(file: Option<&Path>) -> i32 {
         if !c.init_keys.is_empty() {
             out["init"] = serde_json::json!(c.init_keys);
         }
+        // URLs may carry credentials (userinfo, presigned query strings).
+        crate::redact::json(&mut out);
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         Ok(())
     })();
@@ -127,6 +129,28 @@ fn console_style(p: ProgressArg, from_cmdline: bool) -> Style {
     }
 }
 
+/// The report token goes out as an Authorization header: over http:// anyone on the path
+/// reads it. Said once, on the console and the kernel log, not refused (a lab network may
+/// have no TLS).
+fn warn_cleartext_token(s: &Settings, ev: &Events) {
+    if s.report_token.is_none() {
+        return;
+    }
+    let plain: Vec<String> = s
+        .report
+        .iter()
+        .filter(|u| u.starts_with("http://"))
+        .map(|u| crate::redact::text(u))
+        .collect();
+    if !plain.is_empty() {
+        ev.warn(format!(
+            "report_token is sent in clear text to the http:// report URL(s) {}; anyone on \
+             the network path can read it: use https:// report URLs",
+            plain.join(", ")
+        ));
+    }
+}
+
 fn attach_reporter(s: &Settings, m: &Machine, ev: &Events) {
     if s.report.is_empty() {
         return;
@@ -141,7 +165,7 @@ fn attach_reporter(s: &Settings, m: &Machine, ev: &Events) {
     let net = NetOptions::from_settings(s);
     let o = ReportOptions {
         urls,
-        token: s.report_token.clone(),
+        token: s.report_token.as_ref().map(|t| t.expose().to_string()),
         attempts: s.retries.clamp(1, 5),
         final_budget: Duration::from_secs((s.timeout * 4).clamp(20, 300)),
         net,
@@ -172,7 +196,8 @@ impl Confirm for TtyConfirm {
         }
         eprint!(
             "This erases everything on {}.\nType 'yes' to install {} onto it: ",
-            plan.disk.description, plan.image.location
+            plan.disk.description,
+            crate::redact::text(&plan.image.location)
         );
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
@@ -208,6 +233,7 @@ fn install_command(args: InstallArgs) -> i32 {
             return f.code.code();
         }
     };
+    warn_cleartext_token(&s, &ev);
     let m = Machine::detect(s.bootif.as_deref());
     ev.set_machine(m.mac.clone(), m.hostname.clone());
     // A dry run touches nothing, the provisioning server's view of the machine included: it
@@ -235,7 +261,11 @@ fn install_command(args: InstallArgs) -> i32 {
             ev.stage(Stage::Finish, StageState::Begin);
             let mut action = s.on_success;
             if action == crate::settings::FinishAction::Kexec {
-                match crate::boot::kexec::load(&plan.disk.dev_path, &ev) {
+                let loaded = plan
+                    .disk
+                    .check_same()
+                    .and_then(|_| crate::boot::kexec::load(&plan.disk.dev_path, &ev));
+                match loaded {
                     Ok(e) => ev.info(format!("kexec: loaded {} ({})", e.kernel, e.append)),
                     Err(e) => {
                         ev.warn(format!("kexec: {e:#}; will reboot instead"));

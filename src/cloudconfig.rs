@@ -253,6 +253,7 @@ pub fn inject(p: &PostInstall) -> Result<()> {
             .info("config: no cloud-config given; nothing to inject");
         return Ok(());
     };
+    p.target.check_same()?;
     if cfg.kind == ConfigKind::Ignition {
         return inject_ignition(p, cfg);
     }

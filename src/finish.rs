@@ -11,6 +11,7 @@ pub fn act(action: FinishAction, from_cmdline: bool, error: Option<&str>, code: 
         FinishAction::Exit => code,
         FinishAction::Shell => {
             if let Some(e) = error {
+                let e = crate::redact::text(e);
                 eprintln!("\nrdinstall failed: {e}\nDropping to a shell; `exit` leaves it.\n");
             }
             shell();

@@ -319,6 +319,12 @@ mod tests {
 
     fn check(tool: &str, size: u64, args: &[&str], kind: FsKind, want_label: Option<&str>) {
         let Some((d, bytes)) = mkfs(tool, size, args) else {
+            // scripts/test.sh installs every mkfs tool and sets RDINSTALL_REQUIRE_QEMU=1:
+            // there a missing tool is a failure, never a silent pass.
+            assert!(
+                std::env::var_os("RDINSTALL_REQUIRE_QEMU").is_none_or(|v| v != "1"),
+                "{tool} is not installed and RDINSTALL_REQUIRE_QEMU=1 forbids skipping"
+            );
             eprintln!("{tool} not installed; skipping");
             return;
         };

@@ -178,8 +178,7 @@ pub fn preflight(s: &Settings, machine: &Machine, ev: &Events) -> Result<Plan, F
 /// A write-protected disk fails in preflight, not halfway through the wipe.
 fn refuse_read_only(t: &Target) -> Result<()> {
     if t.kind == TargetKind::Block {
-        let f = std::fs::File::open(&t.dev_path)
-            .with_context(|| format!("cannot open {}", t.dev_path.display()))?;
+        let f = t.open_checked(std::fs::OpenOptions::new().read(true))?;
         if disk::ioctl::read_only(&f).unwrap_or(false) {
             return Err(anyhow!(
                 "disk {} is read-only (write-protected, or a read-only loop device); choose another disk",
@@ -404,7 +403,8 @@ fn write_image(s: &Settings, plan: &Plan, ev: &Events) -> Result<()> {
 fn scrub(t: &Target, layout: Option<&layout::RootfsLayout>, ev: &Events) {
     let zeros = vec![0u8; 1 << 20];
     let res = (|| -> Result<()> {
-        let f = std::fs::OpenOptions::new().write(true).open(&t.dev_path)?;
+        // Never scrub a disk other than the one written (a name that changed meaning).
+        let f = t.open_checked(std::fs::OpenOptions::new().write(true))?;
         f.write_all_at(&zeros[..(t.size.min(1 << 20)) as usize], 0)?;
         let tail = t.size.saturating_sub(1 << 20);
         f.write_all_at(&zeros[..(t.size - tail) as usize], tail)?;

@@ -19,5 +19,6 @@ pub mod machine;
 pub mod net;
 pub mod partdev;
 pub mod plan;
+pub mod redact;
 pub mod report;
 pub mod settings;

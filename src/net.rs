@@ -11,7 +11,7 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How to reach servers: trust, timeouts, retry budget.
 #[derive(Debug, Clone)]
@@ -125,10 +125,40 @@ impl ServerCertVerifier for AcceptAnyCert {
     }
 }
 
+/// At most this many redirects per request (reqwest's default).
+const MAX_REDIRECTS: usize = 10;
+
+/// Redirects are followed, except from https to plain http: that would send the request
+/// (and the report token) in clear text and accept an unauthenticated answer where the
+/// operator asked for TLS.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let downgrade = attempt.url().scheme() == "http"
+            && attempt.previous().iter().any(|u| u.scheme() == "https");
+        if downgrade {
+            let from = attempt
+                .previous()
+                .last()
+                .map(|u| u.to_string())
+                .unwrap_or_default();
+            let to = attempt.url().to_string();
+            attempt.error(format!(
+                "refusing the redirect from {from} to {to}: it leaves HTTPS for plain HTTP; \
+                 fix the server's redirect or point the setting at the final https:// URL"
+            ))
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
 /// Build the blocking client. Body reads time out after `stall_timeout` without data.
 pub fn client(o: &NetOptions) -> Result<reqwest::blocking::Client> {
     reqwest::blocking::Client::builder()
         .tls_backend_preconfigured(tls_config(o)?)
+        .redirect(redirect_policy())
         .connect_timeout(o.timeout)
         .timeout(o.stall_timeout)
         .user_agent(concat!("rdinstall/", env!("CARGO_PKG_VERSION")))
@@ -183,31 +213,68 @@ pub fn explain(url: &str, e: &reqwest::Error) -> anyhow::Error {
     anyhow!("fetching {url} failed: {chain}")
 }
 
+/// The whole time a small fetch may take, all attempts together: `clamp(4 × timeout, 20 s,
+/// 300 s)`, the bound the reporter uses after the install. The client's per-request timeout
+/// bounds one attempt, body included (measured: a server dripping a byte a second fails
+/// after `timeout`), but without this the attempts together took up to
+/// retries × (timeout + backoff): minutes with a generous retry budget.
+pub fn small_fetch_deadline(o: &NetOptions) -> Duration {
+    (o.timeout * 4).clamp(Duration::from_secs(20), Duration::from_secs(300))
+}
+
 /// Fetch a small document (config, settings, signature) from http(s), file:// or a path,
-/// refusing more than `max` bytes. Retries connection errors and 408/429/5xx.
+/// refusing more than `max` bytes. Retries connection errors and 408/429/5xx; each attempt
+/// must finish (headers and body) within `timeout`, and all of them within
+/// `small_fetch_deadline`.
 pub fn fetch_small(location: &str, max: u64, o: &NetOptions) -> Result<Vec<u8>> {
     if let Some(path) = local_path(location) {
         let f = std::fs::File::open(&path)
             .with_context(|| format!("cannot open {}", path.display()))?;
-        return read_limited(f, max, location);
+        return read_limited(f, max, location, None);
     }
     let client = client(o)?;
+    let overall = small_fetch_deadline(o);
+    let end = Instant::now() + overall;
     let mut attempt = 0;
     loop {
-        let res = client.get(location).timeout(o.timeout).send();
+        let left = end.saturating_duration_since(Instant::now());
+        let this_try = o.timeout.min(left);
+        let try_end = Instant::now() + this_try;
+        let res = client.get(location).timeout(this_try).send();
         let err = match res {
-            Ok(r) if r.status().is_success() => return read_limited(r, max, location),
+            Ok(r) if r.status().is_success() => {
+                match read_limited(r, max, location, Some((try_end, this_try))) {
+                    Ok(b) => return Ok(b),
+                    Err(e) if e.downcast_ref::<TooSlow>().is_some() => e,
+                    Err(e) => return Err(e),
+                }
+            }
             Ok(r) if retryable_status(r.status()) => anyhow!("{location} answered {}", r.status()),
             Ok(r) => bail!("{}", status_message(location, r.status())),
             Err(e) => explain(location, &e),
         };
-        if attempt >= o.retries {
-            return Err(err.context(format!("gave up after {} attempts", attempt + 1)));
+        let pause = backoff(attempt);
+        if attempt >= o.retries || Instant::now() + pause >= end {
+            return Err(err.context(format!(
+                "gave up fetching {location} after {} attempt(s) ({}s at most for the whole fetch)",
+                attempt + 1,
+                overall.as_secs()
+            )));
         }
-        std::thread::sleep(backoff(attempt));
+        std::thread::sleep(pause);
         attempt += 1;
     }
 }
+
+/// A body that did not arrive within its attempt's time (retryable).
+#[derive(Debug)]
+struct TooSlow;
+impl std::fmt::Display for TooSlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the body did not arrive in time")
+    }
+}
+impl std::error::Error for TooSlow {}
 
 /// A clear message for a final HTTP status.
 pub fn status_message(url: &str, s: reqwest::StatusCode) -> String {
@@ -223,11 +290,53 @@ pub fn status_message(url: &str, s: reqwest::StatusCode) -> String {
     }
 }
 
-fn read_limited(r: impl Read, max: u64, location: &str) -> Result<Vec<u8>> {
+/// Read at most `max` bytes (more is an error); with `deadline` (the instant and the time it
+/// stands for), give up when the body has not ended by then. Each read is itself bounded by
+/// the client's read timeout, so the check between reads is never far late.
+fn read_limited(
+    r: impl Read,
+    max: u64,
+    location: &str,
+    deadline: Option<(Instant, Duration)>,
+) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
-    r.take(max + 1)
-        .read_to_end(&mut buf)
-        .with_context(|| format!("reading {location} failed"))?;
+    let mut r = r.take(max + 1);
+    let mut chunk = [0u8; 16 * 1024];
+    let too_slow = |got: usize, len: Duration| {
+        anyhow::Error::new(TooSlow).context(format!(
+            "{location} did not finish sending within {}s ({got} bytes so far); the server \
+             is too slow or stuck (raise timeout= if it is just slow)",
+            len.as_secs()
+        ))
+    };
+    loop {
+        let n = match r.read(&mut chunk) {
+            Ok(n) => n,
+            // The client's own timeout for the attempt (the same instant) fired in the middle
+            // of the body; its error says only "operation timed out".
+            Err(_)
+                if deadline
+                    .is_some_and(|(end, _)| Instant::now() + Duration::from_millis(250) >= end) =>
+            {
+                return Err(too_slow(
+                    buf.len(),
+                    deadline.map(|d| d.1).unwrap_or_default(),
+                ));
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!("reading {location} failed")))
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some((end, len)) = deadline {
+            if Instant::now() >= end {
+                return Err(too_slow(buf.len(), len));
+            }
+        }
+    }
     if buf.len() as u64 > max {
         bail!("{location} is larger than {max} bytes, the limit for this kind of file");
     }

@@ -248,12 +248,18 @@ fn bad_inputs() {
             2,
             "--timeout",
         ),
+        // A relative --disk is taken from the current directory (here: no such file);
+        // the kernel command line still needs an absolute path.
         case(
             "disk relative",
             &["--image", &raw, "--disk", "sda"],
-            2,
-            "--disk",
+            3,
+            "sda does not exist",
         ),
+        Case {
+            cmdline: Some(format!("rdinstall.image={raw} rdinstall.disk=sda")),
+            ..case("cmdline disk relative", &[], 2, "absolute path")
+        },
         case(
             "hint key",
             &["--image", &raw, "--disk-hint", "colour=red"],

@@ -2,6 +2,10 @@
 //! need a kernel with device-mapper and md (tests/qemu/scenario.sh). They boot real VMs
 //! under TCG, so they take minutes; they skip with a printed reason only when QEMU or root
 //! is missing (or RDINSTALL_SKIP_QEMU=1 is set for a quick local run).
+//!
+//! A skip is not a pass: under `scripts/test.sh` (which installs every prerequisite and
+//! exports RDINSTALL_REQUIRE_QEMU=1) any reason to skip, RDINSTALL_SKIP_QEMU=1 included,
+//! fails the test instead.
 
 use std::path::Path;
 use std::process::Command;
@@ -29,8 +33,17 @@ fn skip_reason() -> Option<String> {
     None
 }
 
+/// True when the run must not skip anything (scripts/test.sh, CI).
+fn required() -> bool {
+    std::env::var_os("RDINSTALL_REQUIRE_QEMU").is_some_and(|v| v == "1")
+}
+
 fn run_script(script: &str, args: &[&str]) {
     if let Some(why) = skip_reason() {
+        assert!(
+            !required(),
+            "{script} cannot run: {why}, and RDINSTALL_REQUIRE_QEMU=1 forbids skipping it"
+        );
         eprintln!("SKIPPED {script}: {why}");
         return;
     }
@@ -85,7 +98,8 @@ fn guest_teardown_of_lvm_and_md() {
 
 /// dracut with the 90rdinstall module builds an initrd holding rdinstall, extlinux, the
 /// MBR code, the hooks and the storage/NIC modules (lsinitrd), and PXE-installs the
-/// disk image with it in QEMU; skips (passes) when dracut is not installed.
+/// disk image with it in QEMU; skips when dracut is not installed (fails instead under
+/// RDINSTALL_REQUIRE_QEMU=1).
 #[test]
 fn dracut_module_builds_an_initrd() {
     run_script("tests/qemu/dracut-test.sh", &["--boot"]);

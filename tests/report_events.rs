@@ -180,3 +180,50 @@ fn notify_url_gets_one_get_on_success() {
         .count();
     assert_eq!(gets, 1);
 }
+
+/// A report server that accepts connections and never answers: the install still ends, and
+/// the whole wait after it is bounded by clamp(4 × timeout, 20 s, 300 s) = 20 s here, shared
+/// by every queued event (not retries × timeout per event and URL).
+#[test]
+fn a_silent_report_server_delays_the_end_by_the_bound_only() {
+    let img = sample_disk_image(2 * MIB);
+    let srv = Server::start();
+    let url = srv.file("/img.raw", img);
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        // Hold every connection open without reading or answering.
+        let mut held = Vec::new();
+        for c in silent.incoming().flatten() {
+            held.push(c);
+        }
+    });
+    let disk = Disk::new(8 * MIB as u64);
+    let report = format!("http://127.0.0.1:{port}/report");
+    let report2 = format!("http://127.0.0.1:{port}/second");
+    let t0 = std::time::Instant::now();
+    let out = install(
+        &url,
+        &disk,
+        &[
+            "--report",
+            &report,
+            "--report",
+            &report2,
+            "--timeout",
+            "1",
+            "--retries",
+            "5",
+        ],
+    );
+    let took = t0.elapsed();
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    // 20 s for the reports after the install, plus the install itself and slack for a busy
+    // machine; before the bound each of the ~12 stage events took ~12 s per URL.
+    assert!(
+        took < std::time::Duration::from_secs(40),
+        "took {took:?}: {}",
+        text(&out)
+    );
+    assert!(text(&out).contains("dropped"), "{}", text(&out));
+}

@@ -89,6 +89,7 @@ pub fn install(p: &PostInstall) -> Result<()> {
         });
         return Ok(());
     }
+    p.target.check_same()?;
     let disk = p.target.dev_path.as_path();
     let table = layout::read_table_at(disk)?;
     let code = extlinux::read_mbr_code(&extlinux::mbr_code_path(

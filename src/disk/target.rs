@@ -3,7 +3,7 @@
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -24,6 +24,55 @@ pub struct Target {
     pub logical_sector: u32,
     /// Model, size and serial for confirmation prompts and logs.
     pub description: String,
+    /// Which device or file `dev_path` named when it was resolved. Every later open checks
+    /// it: a name can come to mean another disk between preflight and the write (hotplug,
+    /// udev renaming, a file replaced), and the wrong disk must never be written.
+    #[serde(skip)]
+    pub identity: Identity,
+}
+
+/// A block device by its device number (st_rdev), a regular file by st_dev + st_ino.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Identity {
+    dev: u64,
+    ino: u64,
+}
+
+impl Identity {
+    fn of(meta: &std::fs::Metadata) -> Identity {
+        if meta.file_type().is_block_device() {
+            Identity {
+                dev: meta.rdev(),
+                ino: 0,
+            }
+        } else {
+            Identity {
+                dev: meta.dev(),
+                ino: meta.ino(),
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.ino == 0 {
+            write!(
+                f,
+                "device {}:{}",
+                libc::major(self.dev),
+                libc::minor(self.dev)
+            )
+        } else {
+            write!(
+                f,
+                "file {}:{} inode {}",
+                libc::major(self.dev),
+                libc::minor(self.dev),
+                self.ino
+            )
+        }
+    }
 }
 
 impl Target {
@@ -65,7 +114,46 @@ impl Target {
             size,
             logical_sector: sector,
             description,
+            identity: Identity::of(&meta),
         })
+    }
+
+    /// Fail unless `meta` (of something just opened or stat'ed by name) is the device or
+    /// file resolved in preflight.
+    fn check_identity(&self, meta: &std::fs::Metadata) -> Result<()> {
+        let now = Identity::of(meta);
+        if now != self.identity {
+            bail!(
+                "{} is no longer the disk chosen in preflight (it was {}, it is now {}): the \
+                 device names changed under us (hotplug, renaming, a replaced file); nothing \
+                 more is written to it",
+                self.dev_path.display(),
+                self.identity,
+                now
+            );
+        }
+        Ok(())
+    }
+
+    /// Check by name (stat) that `dev_path` still names the resolved disk, for steps that
+    /// hand the path on (mounts, loop devices, kexec).
+    pub fn check_same(&self) -> Result<()> {
+        let meta = std::fs::metadata(&self.dev_path)
+            .with_context(|| format!("cannot stat target disk {}", self.dev_path.display()))?;
+        self.check_identity(&meta)
+    }
+
+    /// Open `dev_path` with `opts`, then check (fstat on the open descriptor, so no rename
+    /// can slip between check and use) that it is the resolved disk.
+    pub fn open_checked(&self, opts: &OpenOptions) -> Result<File> {
+        let f = opts
+            .open(&self.dev_path)
+            .with_context(|| format!("cannot open {}", self.dev_path.display()))?;
+        let meta = f
+            .metadata()
+            .with_context(|| format!("cannot stat {}", self.dev_path.display()))?;
+        self.check_identity(&meta)?;
+        Ok(f)
     }
 
     /// Open for writing. Block devices are opened O_EXCL: the kernel refuses while anything
@@ -76,7 +164,7 @@ impl Target {
         if self.kind == TargetKind::Block {
             o.custom_flags(libc::O_EXCL | libc::O_CLOEXEC);
         }
-        o.open(&self.dev_path).with_context(|| {
+        self.open_checked(&o).with_context(|| {
             format!(
                 "cannot open {} for writing exclusively (is it mounted, or held by LVM/RAID? see `rdinstall disks`)",
                 self.dev_path.display()
@@ -121,4 +209,37 @@ fn describe(dev: &Path, kind: TargetKind, size: u64) -> String {
         parts.push(format!("serial {s}"));
     }
     parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replaced_file_is_not_written() {
+        let d = tempfile::tempdir().unwrap();
+        let disk = d.path().join("disk.img");
+        std::fs::File::create(&disk)
+            .unwrap()
+            .set_len(1 << 20)
+            .unwrap();
+        let t = Target::inspect(&disk).unwrap();
+        assert!(t.open_write().is_ok());
+        assert!(t.check_same().is_ok());
+        // Another file takes the name between preflight and the write.
+        let other = d.path().join("other.img");
+        std::fs::File::create(&other)
+            .unwrap()
+            .set_len(1 << 20)
+            .unwrap();
+        std::fs::rename(&other, &disk).unwrap();
+        let e = format!("{:#}", t.open_write().unwrap_err());
+        assert!(e.contains("no longer the disk chosen in preflight"), "{e}");
+        assert!(t.check_same().is_err());
+        let e = format!(
+            "{:#}",
+            t.open_checked(OpenOptions::new().read(true)).unwrap_err()
+        );
+        assert!(e.contains("no longer"), "{e}");
+    }
 }

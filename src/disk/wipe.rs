@@ -54,10 +54,8 @@ fn verify_swap_off(roots: &Roots, target: &Target) -> Result<()> {
 fn open(target: &Target) -> Result<File> {
     match target.kind {
         TargetKind::Block => target.open_write(),
-        TargetKind::File => OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&target.dev_path)
+        TargetKind::File => target
+            .open_checked(OpenOptions::new().read(true).write(true))
             .with_context(|| format!("cannot open {} for writing", target.dev_path.display())),
     }
 }
@@ -223,7 +221,8 @@ pub fn wipe_in(roots: &Roots, target: &Target, discard: bool, ev: &Events) -> Re
         // partition for exclusively open device again") answer BLKRRPART on an O_EXCL
         // descriptor with EBUSY even when that descriptor is the only opener.
         drop(f);
-        let f = File::open(&target.dev_path)
+        let f = target
+            .open_checked(OpenOptions::new().read(true))
             .with_context(|| format!("cannot reopen {dev} to re-read its partition table"))?;
         super::ioctl::reread_partition_table(&f).map_err(|e| {
             let hint = if e.raw_os_error() == Some(libc::EBUSY) {

@@ -70,10 +70,12 @@ pub struct Target<'a> {
 /// filesystems); writing then goes through the page cache only.
 pub fn open_direct(target: &crate::disk::Target) -> Option<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_DIRECT | libc::O_CLOEXEC)
-        .open(&target.dev_path)
+    target
+        .open_checked(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_DIRECT | libc::O_CLOEXEC),
+        )
         .ok()
 }
 

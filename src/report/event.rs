@@ -187,10 +187,14 @@ impl Events {
         self.lock().ctx.disk = Some(disk.to_string());
     }
     pub fn set_image(&self, image: &str) {
-        self.lock().ctx.image = Some(image.to_string());
+        self.lock().ctx.image = Some(crate::redact::text(image));
     }
 
     fn emit_with(&self, kind: EventKind, message: Option<String>) {
+        // Every line and value leaves through here: console, kernel log, --json, HTTP and
+        // the log tail all get the redacted text (README "Threat model").
+        let message = message.map(|m| crate::redact::text(&m));
+        let kind = redact_kind(kind);
         let mut i = self.lock();
         if let Some(m) = &message {
             if i.log_tail.len() == LOG_TAIL_LINES {
@@ -328,6 +332,30 @@ impl Events {
         for s in sinks.iter_mut() {
             s.close();
         }
+    }
+}
+
+/// The free-text and nested parts of an event, redacted (messages are redacted apart).
+fn redact_kind(kind: EventKind) -> EventKind {
+    match kind {
+        EventKind::Plan { mut plan } => {
+            crate::redact::json(&mut plan);
+            EventKind::Plan { plan }
+        }
+        EventKind::Failed {
+            stage,
+            error,
+            exit_code,
+            log_tail,
+        } => EventKind::Failed {
+            stage,
+            error: crate::redact::text(&error),
+            exit_code,
+            // Already redacted line by line as they were logged; once more costs nothing and
+            // covers a secret registered after the line was logged.
+            log_tail: log_tail.iter().map(|l| crate::redact::text(l)).collect(),
+        },
+        other => other,
     }
 }
 

@@ -42,14 +42,27 @@ pub fn split(line: &str) -> Result<Vec<String>, String> {
     }
     if in_quote {
         return Err(format!(
-            "unterminated double quote in kernel command line near {:?}",
-            cur.chars().take(60).collect::<String>()
+            "unterminated double quote in the kernel command line, in the parameter {:?} \
+             (parameter {} counting from 1); close the quote",
+            param_name(&cur),
+            out.len() + 1
         ));
     }
     if have {
         out.push(cur);
     }
     Ok(out)
+}
+
+/// The name of a parameter (before `=`, at most 60 characters), never its value: an
+/// unterminated quote swallows the rest of the line, report_token included.
+fn param_name(p: &str) -> String {
+    p.split(['=', ' ', '\t', '\n'])
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(60)
+        .collect()
 }
 
 /// Parse `BOOTIF=01-aa-bb-cc-dd-ee-ff` (ARP type 01 + MAC) into `aa:bb:cc:dd:ee:ff`.
@@ -80,7 +93,7 @@ fn cmd_err(key: &str, value: &str, message: impl Into<String>) -> SettingError {
 pub fn parse(line: &str) -> Result<Cmdline, SettingError> {
     let params = split(line).map_err(|m| SettingError {
         spelled: "kernel command line".into(),
-        value: line.trim().to_string(),
+        value: String::new(),
         message: m,
     })?;
     let mut out = Cmdline {
@@ -109,7 +122,8 @@ pub fn parse(line: &str) -> Result<Cmdline, SettingError> {
             continue;
         }
         if !KEYS.contains(&name.as_str()) {
-            return Err(cmd_err(&name, value, super::unknown_key_message(&name)));
+            // The name only: `rdinstall.report-tokn=SECRET` must not print SECRET.
+            return Err(cmd_err(&name, "", super::unknown_key_message(&name)));
         }
         if !p.contains('=') {
             // A bare flag: `rdinstall.insecure` means true for booleans, an error otherwise.
@@ -178,10 +192,47 @@ mod tests {
         assert!(parse("BOOTIF=01-aa-bb").is_err());
         assert!(parse("rdinstall.image").is_err());
         assert!(parse("rdinstall.insecure").is_ok());
+        // `key=` with nothing after it is not the bare flag: it is an empty value.
+        for line in [
+            "rdinstall.insecure=",
+            "rdinstall.insecure=\"\"",
+            "rdinstall.discard=",
+        ] {
+            let c = parse(line).unwrap();
+            let e = Settings::resolve(&[c.layer], true).unwrap_err().to_string();
+            assert!(e.contains("empty value"), "{line}: {e}");
+        }
+        let c = parse("rdinstall.insecure").unwrap();
+        assert!(Settings::resolve(&[c.layer], true).unwrap().insecure);
         assert_eq!(
             parse_bootif("aa:BB:cc:dd:ee:ff").unwrap(),
             "aa:bb:cc:dd:ee:ff"
         );
+    }
+
+    #[test]
+    fn errors_never_quote_values_that_may_be_secret() {
+        // An unterminated quote swallows the rest of the line: only the key is named.
+        let e =
+            parse("quiet rdinstall.extra_kargs=\"console=ttyS0 rdinstall.report_token=S3CRET-A")
+                .unwrap_err()
+                .to_string();
+        assert!(!e.contains("S3CRET-A"), "{e}");
+        assert!(e.contains("rdinstall.extra_kargs"), "{e}");
+        assert!(e.contains("parameter 2"), "{e}");
+        // A misspelt key: its name, never its value.
+        let e = parse("rdinstall.report-tokn=S3CRET-B")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("S3CRET-B"), "{e}");
+        assert!(
+            e.contains("report_tokn") && e.contains("report_token"),
+            "{e}"
+        );
+        // A bad value holding a URL with credentials: shown redacted.
+        let c = parse("rdinstall.image=gopher://u:S3CRET-C@h/x").unwrap();
+        let e = Settings::resolve(&[c.layer], true).unwrap_err().to_string();
+        assert!(!e.contains("S3CRET-C"), "{e}");
     }
 
     #[test]

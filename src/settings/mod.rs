@@ -103,8 +103,7 @@ pub struct Settings {
     pub config_target: Vec<ConfigTarget>,
     pub bootloader: Bootloader,
     pub report: Vec<String>,
-    #[serde(serialize_with = "redact")]
-    pub report_token: Option<String>,
+    pub report_token: Option<Secret>,
     pub on_success: FinishAction,
     pub on_failure: FinishAction,
     pub root_size: Option<Size>,
@@ -137,10 +136,33 @@ pub struct Settings {
     pub discard: bool,
 }
 
-fn redact<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(_) => s.serialize_str("<redacted>"),
-        None => s.serialize_none(),
+/// A value that must never be printed (the report token): `Debug` and `Serialize` show
+/// `<redacted>`; `expose` is for the one place that sends it (the Authorization header).
+/// Creating one registers the value with `redact`, so it is masked even where it turns up
+/// inside other text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(v: impl Into<String>) -> Secret {
+        let v = v.into();
+        crate::redact::register(&v);
+        Secret(v)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("<redacted>")
     }
 }
 
@@ -203,12 +225,27 @@ impl Origin {
 }
 
 /// A bad setting: names the setting as the user spelled it, the value, and what is wrong.
+/// The value is shown redacted (credentials in URLs masked), and left empty where it may be
+/// a secret outright (unknown keys: a misspelt `report_token`; the token itself).
 #[derive(Debug, thiserror::Error)]
-#[error("setting {spelled} {value:?}: {message}")]
 pub struct SettingError {
     pub spelled: String,
     pub value: String,
     pub message: String,
+}
+
+impl std::fmt::Display for SettingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Even the key as spelled: a mangled command line can make a key out of anything.
+        let spelled = crate::redact::text(&self.spelled);
+        let message = crate::redact::text(&self.message);
+        if self.value.is_empty() {
+            write!(f, "setting {spelled}: {message}")
+        } else {
+            let value = crate::redact::text(&self.value);
+            write!(f, "setting {spelled} {value:?}: {message}")
+        }
+    }
 }
 
 /// Setting names that take a comma list and, when repeated, accumulate.
@@ -395,6 +432,19 @@ impl Settings {
                     None
                 } else if v.starts_with('/') {
                     Some(PathBuf::from(v))
+                } else if o == Origin::Flag {
+                    // `--disk disk.img`: relative to the current directory, as for any tool.
+                    // (The kernel command line and settings files have no meaningful current
+                    // directory and keep requiring an absolute path.)
+                    let cwd = std::env::current_dir().map_err(|e| {
+                        err(
+                            o,
+                            key,
+                            value,
+                            format!("cannot resolve a relative path: {e}"),
+                        )
+                    })?;
+                    Some(cwd.join(v))
                 } else {
                     return Err(err(o, key, value, "expected auto or an absolute path"));
                 };
@@ -456,7 +506,7 @@ impl Settings {
                 if value.trim().is_empty() {
                     return Err(err(o, key, "", "empty value"));
                 }
-                self.report_token = Some(value.trim().to_string())
+                self.report_token = Some(Secret::new(value.trim()))
             }
             "on_success" => self.on_success = enum_value(o, key, value, FINISH)?,
             "on_failure" => self.on_failure = enum_value(o, key, value, FINISH)?,
@@ -565,7 +615,8 @@ impl Settings {
             }
             "extlinux" => self.extlinux = PathBuf::from(non_empty(o, key, value)?),
             "syslinux_mbr_dir" => self.syslinux_mbr_dir = PathBuf::from(non_empty(o, key, value)?),
-            _ => return Err(err(o, key, value, unknown_key_message(key))),
+            // Never the value: an unknown key may be a misspelt report_token.
+            _ => return Err(err(o, key, "", unknown_key_message(key))),
         }
         Ok(())
     }
@@ -687,6 +738,44 @@ mod tests {
         assert!(Settings::resolve(&[l], false).is_err());
         let l = layer(Origin::File, &[("image", "gopher://x/y")]);
         assert!(Settings::resolve(&[l], false).is_err());
+    }
+
+    #[test]
+    fn relative_disk_flag_is_resolved_against_the_current_directory() {
+        let l = layer(Origin::Flag, &[("disk", "disk.img")]);
+        let s = Settings::resolve(&[l], false).unwrap();
+        assert_eq!(
+            s.disk.unwrap(),
+            std::env::current_dir().unwrap().join("disk.img")
+        );
+        for o in [Origin::Cmdline, Origin::File] {
+            let l = layer(o, &[("disk", "disk.img")]);
+            let e = Settings::resolve(&[l], true).unwrap_err().to_string();
+            assert!(e.contains("absolute path"), "{e}");
+        }
+    }
+
+    #[test]
+    fn errors_redact_the_key_as_spelled() {
+        // Found by fuzzing: a mangled command line can make the token part of a key name.
+        let l = layer(Origin::Flag, &[("report_token", "tok-in-key-5e1")]);
+        Settings::resolve(&[l], false).unwrap();
+        let e = SettingError {
+            spelled: "rdinstall.imagetok-in-key-5e1=".into(),
+            value: String::new(),
+            message: unknown_key_message("imagetok-in-key-5e1"),
+        }
+        .to_string();
+        assert!(!e.contains("tok-in-key-5e1"), "{e}");
+    }
+
+    #[test]
+    fn token_is_redacted_in_debug() {
+        let l = layer(Origin::Flag, &[("report_token", "s3cret-dbg")]);
+        let s = Settings::resolve(&[l], false).unwrap();
+        let d = format!("{s:?}");
+        assert!(!d.contains("s3cret-dbg"), "{d}");
+        assert!(d.contains("<redacted>"), "{d}");
     }
 
     #[test]

@@ -100,10 +100,14 @@ impl FromStr for Size {
     }
 }
 
-/// A boolean as operators write it.
+/// A boolean as operators write it. An empty value (`rdinstall.insecure=`, YAML `insecure:`
+/// or `insecure: ~`) is an error, never `true`: a template that left a value out must not
+/// turn certificate checks off. (A bare `rdinstall.insecure` on the kernel command line, with
+/// no `=`, is the explicit flag form and means true; the cmdline parser handles it.)
 pub fn parse_bool(s: &str) -> Result<bool, String> {
     match s.trim().to_ascii_lowercase().as_str() {
-        "" | "1" | "true" | "yes" | "on" => Ok(true),
+        "" => Err("empty value (write true or false)".into()),
+        "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
         _ => Err(format!("{s:?} is not a boolean (use true or false)")),
     }
@@ -189,5 +193,7 @@ mod tests {
         assert!(parse_bool("yes").unwrap());
         assert!(!parse_bool("0").unwrap());
         assert!(parse_bool("maybe").is_err());
+        assert!(parse_bool("").is_err());
+        assert!(parse_bool("  ").is_err());
     }
 }

@@ -74,6 +74,21 @@ mod tests {
     }
 
     #[test]
+    fn empty_or_null_booleans_are_errors() {
+        for doc in [
+            "insecure:\n",
+            "insecure: ~\n",
+            "insecure: null\n",
+            "insecure: ''\n",
+            "discard:\n",
+        ] {
+            let l = parse(doc, "t.yml").unwrap();
+            let e = Settings::resolve(&[l], false).unwrap_err().to_string();
+            assert!(e.contains("empty value"), "{doc}: {e}");
+        }
+    }
+
+    #[test]
     fn rejects_unknown_keys_and_non_mappings() {
         assert!(parse("imgae: x\n", "t")
             .unwrap_err()
