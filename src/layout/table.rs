@@ -41,6 +41,21 @@ fn has_protective_entry(sector0: &[u8]) -> bool {
         && (0..4).any(|i| sector0[446 + 16 * i + 4] == 0xEE)
 }
 
+/// Refuse a GPT header gptman must not see: it allocates the entry count the header states
+/// (a u32 anyone can set, with a CRC anyone can compute) and computes offsets from its LBAs
+/// unchecked. Checks every header it may read, at the sector sizes it may try.
+pub fn check_gpt(f: &File, ss: u64) -> Result<()> {
+    let size = (&*f)
+        .seek(SeekFrom::End(0))
+        .context("finding the size of the target")?;
+    let mut sectors = vec![512, 4096];
+    if !sectors.contains(&ss) {
+        sectors.push(ss);
+    }
+    crate::disk::parttable::check_gpt_headers(f, size, &sectors)
+        .map_err(|e| anyhow::anyhow!("refusing the partition table: {e}"))
+}
+
 /// `read_table` of the disk or image file at `disk`, errors naming it.
 pub fn read_table_at(disk: &std::path::Path) -> Result<Table> {
     let f = File::open(disk).with_context(|| format!("cannot open {}", disk.display()))?;
@@ -56,20 +71,31 @@ pub fn read_table(f: &File) -> Result<Table> {
     r.read_exact(&mut s0)
         .context("reading the first sector of the target")?;
     if has_protective_entry(&s0) {
+        check_gpt(f, ss)?;
         let gpt = gptman::GPT::read_from(&mut r, ss)
             .or_else(|_| gptman::GPT::find_from(&mut r))
             .context("the disk has a protective MBR but no readable GPT")?;
-        let partitions = gpt
-            .iter()
-            .filter(|(_, p)| p.is_used() && p.ending_lba >= p.starting_lba)
-            .map(|(n, p)| Partition {
+        let mut partitions = Vec::new();
+        for (n, p) in gpt.iter() {
+            if !p.is_used() || p.ending_lba < p.starting_lba {
+                continue;
+            }
+            let ss = gpt.sector_size;
+            let start = p.starting_lba.checked_mul(ss);
+            let size = (p.ending_lba - p.starting_lba)
+                .checked_add(1)
+                .and_then(|s| s.checked_mul(ss));
+            let (Some(start), Some(size)) = (start, size) else {
+                bail!("GPT partition {n} lies beyond any disk (LBAs overflow 64 bits)");
+            };
+            partitions.push(Partition {
                 number: n,
-                start: p.starting_lba * gpt.sector_size,
-                size: (p.ending_lba - p.starting_lba + 1) * gpt.sector_size,
+                start,
+                size,
                 bootable: p.attribute_bits & GPT_ATTR_LEGACY_BOOTABLE != 0,
                 name: Some(p.partition_name.as_str().to_string()).filter(|s| !s.is_empty()),
-            })
-            .collect();
+            });
+        }
         return Ok(Table {
             kind: TableKind::Gpt,
             sector_size: gpt.sector_size,
@@ -131,6 +157,7 @@ pub fn set_bootable(f: &File, table: &Table, number: u32) -> Result<()> {
                 .context("writing the MBR active flag")?;
         }
         TableKind::Gpt => {
+            check_gpt(f, table.sector_size)?;
             let mut gpt = gptman::GPT::read_from(&mut w, table.sector_size)
                 .context("re-reading the GPT to set the bootable attribute")?;
             let p = &mut gpt[number];
