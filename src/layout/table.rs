@@ -208,6 +208,19 @@ mod tests {
         assert!(e.contains("sector 0"), "{e}");
     }
 
+    /// Regression (issue 14): a GPT header stating 2^32 - 1 entries with a valid CRC made
+    /// gptman allocate hundreds of GiB and abort.
+    #[test]
+    fn huge_gpt_entry_count_is_an_error_not_an_abort() {
+        let f = File::open(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fuzz/regressions/partition_table-gpt-huge-entry-count"
+        ))
+        .unwrap();
+        let e = format!("{:#}", read_table(&f).unwrap_err());
+        assert!(e.contains("4294967295 partition entries"), "{e}");
+    }
+
     fn disk(size: u64) -> (tempfile::TempDir, std::path::PathBuf) {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("disk.img");
