@@ -19,15 +19,13 @@ fuzz_target!(|data: &[u8]| {
     f.write_all(&data).unwrap();
     let size = data.len() as u64;
     let _ = rdinstall::disk::parttable::partitions(&f, size);
-    let checked = rdinstall::disk::parttable::check_gpt_headers(&f, size, &[512, 4096]);
+    let _ = rdinstall::disk::parttable::check_gpt_headers(&f, size, &[512, 4096]);
+    // read_table checks the headers (layout::table::check_gpt) before gptman reads them.
     let Ok(table) = rdinstall::layout::table::read_table(&f) else {
         return;
     };
     // What the write stage does next with an image's table: mark a partition bootable and
     // move the GPT backup header (on a disk one MiB larger than the image).
-    if table.kind == rdinstall::layout::TableKind::Gpt {
-        assert!(checked.is_ok(), "gptman read a table the header check refused");
-    }
     if let Some(p) = table.partitions.first() {
         let _ = rdinstall::layout::set_bootable(&f, &table, p.number);
     }

@@ -43,12 +43,22 @@ fn has_protective_entry(sector0: &[u8]) -> bool {
 
 /// Refuse a GPT header gptman must not see: it allocates the entry count the header states
 /// (a u32 anyone can set, with a CRC anyone can compute) and computes offsets from its LBAs
-/// unchecked. Checks every header it may read, at the sector sizes it may try.
+/// unchecked. Checks every header it may read (primary, then backup), at the sector sizes it
+/// may try: `ss`, 512, and 4096 only when no header is found with 512 (`GPT::find_from`): a
+/// 512-byte GPT's entry array covers byte 4096, and what lies there is no header.
 pub fn check_gpt(f: &File, ss: u64) -> Result<()> {
+    use crate::disk::parttable::GptHeader;
     let size = (&*f)
         .seek(SeekFrom::End(0))
         .context("finding the size of the target")?;
-    let mut sectors = vec![512, 4096];
+    let mut sectors = vec![512];
+    let last = (size / 512).saturating_sub(1);
+    if [1, last]
+        .iter()
+        .all(|&l| GptHeader::read(f, 512, l).is_none())
+    {
+        sectors.push(4096);
+    }
     if !sectors.contains(&ss) {
         sectors.push(ss);
     }
@@ -219,6 +229,30 @@ mod tests {
         .unwrap();
         let e = format!("{:#}", read_table(&f).unwrap_err());
         assert!(e.contains("4294967295 partition entries"), "{e}");
+    }
+
+    /// A 512-byte GPT whose 25th entry (at byte 4096, where a 4096-byte GPT's header would
+    /// be) has a type GUID starting with "EFI PART": gptman never reads that as a header, so
+    /// it is not judged as one.
+    #[test]
+    fn a_512_byte_gpt_is_not_judged_as_a_4096_byte_one() {
+        let mut f = tempfile::tempfile().unwrap();
+        f.set_len(8 << 20).unwrap();
+        let mut gpt = gptman::GPT::new_from(&mut f, 512, [7; 16]).unwrap();
+        let mut guid = [0xffu8; 16];
+        guid[..8].copy_from_slice(b"EFI PART");
+        gpt[25] = gptman::GPTPartitionEntry {
+            partition_type_guid: guid,
+            unique_partition_guid: [2; 16],
+            starting_lba: 2048,
+            ending_lba: 4095,
+            attribute_bits: 0,
+            partition_name: "odd".into(),
+        };
+        gpt.write_into(&mut f).unwrap();
+        gptman::GPT::write_protective_mbr_into(&mut f, 512).unwrap();
+        check_gpt(&f, 512).unwrap();
+        assert_eq!(read_table(&f).unwrap().partitions[0].number, 25);
     }
 
     fn disk(size: u64) -> (tempfile::TempDir, std::path::PathBuf) {
