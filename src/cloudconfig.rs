@@ -6,13 +6,11 @@
 //! wrong.
 
 use crate::boot::sysroot::SystemRoot;
-use crate::boot::{locate, mount::check_no_symlinks, mount::MountedFs, PostInstall};
+use crate::boot::{locate, mount::MountedFs, PostInstall};
+use crate::fs_in_image::ImageDir;
 use crate::layout;
 use crate::settings::{ConfigTarget, ImageKind};
 use anyhow::{Context, Result};
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 /// Larger than this is not a cloud-config but a mistake (an image URL given as config).
@@ -425,46 +423,31 @@ fn write_private(
     p: &PostInstall,
 ) -> Result<()> {
     let (base, rel) = at;
-    check_no_symlinks(base, Path::new(rel))?;
-    let d = base.join(rel);
-    // At the top of a filesystem (Flatcar's OEM partition) its mode stays as it is.
-    if !rel.is_empty() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&d)
+    // `base` is the filesystem's top or a subvolume found below it without following a
+    // link; below it, nothing the image planted is followed (see fs_in_image).
+    let top = ImageDir::open(base)?;
+    let d = if rel.is_empty() {
+        // At the top of a filesystem (Flatcar's OEM partition) its mode stays as it is.
+        top
+    } else {
+        let d = top
+            .subdir(Path::new(rel), Some(0o700))
             .with_context(|| format!("cannot create /{dir} in the installed system"))?;
         // The leaf directory holds the secret: tighten it even when the image brought it.
-        fs::set_permissions(&d, fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("cannot set the mode of /{dir}"))?;
-    }
-    let target = d.join(name);
+        d.set_mode(0o700)?;
+        d
+    };
     let shown = if dir.is_empty() {
         format!("/{name}")
     } else {
         format!("/{dir}/{name}")
     };
-    if fs::symlink_metadata(&target).is_ok() {
+    if d.lstat(name).is_some() {
         p.events
             .info(format!("config: replacing the image's existing {shown}"));
     }
-    let tmp = d.join(format!(".{name}.rdinstall-tmp"));
-    let _ = fs::remove_file(&tmp);
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot create {shown}"))?;
-    let written = f
-        .write_all(data)
-        .and_then(|_| f.set_permissions(fs::Permissions::from_mode(0o600)))
-        .and_then(|_| f.sync_all());
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("cannot write {shown}"));
-    }
-    fs::rename(&tmp, &target).with_context(|| format!("cannot put {shown} in place"))?;
+    d.write(name, data, 0o600)
+        .with_context(|| format!("cannot write {shown}"))?;
     p.events.info(format!(
         "config: wrote {shown} ({} bytes, mode 0600)",
         data.len()

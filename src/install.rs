@@ -391,11 +391,30 @@ fn write_image(s: &Settings, plan: &Plan, ev: &Events) -> Result<()> {
     f.sync_all()
         .with_context(|| format!("flushing {what} failed (fsync)"))?;
     if t.kind == TargetKind::Block {
-        disk::ioctl::reread_partition_table(&f).with_context(|| {
-            format!("the kernel could not re-read the partition table of {what}")
-        })?;
+        // As the wipe does it: the O_EXCL descriptor closed, a plain one for the re-read.
+        drop(f);
+        let r = disk::wipe::reread_partitions(t);
+        if let Some(warning) = judge_reread(r, &what)? {
+            ev.warn(warning);
+        }
     }
     Ok(())
+}
+
+/// The re-read after a complete, verified write. A kernel that stays busy (some answer
+/// EBUSY while anything holds the disk open) is no reason to call the install failed and
+/// erase it: the write is done, and the reboot reads the new table anyway. A warning then;
+/// any other error still fails.
+fn judge_reread(r: std::io::Result<()>, what: &str) -> Result<Option<String>> {
+    match r {
+        Ok(()) => Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::EBUSY) => Ok(Some(format!(
+            "the kernel did not re-read the partition table of {what} ({e}); the image is \
+             written and verified, and the next boot reads the new table"
+        ))),
+        Err(e) => Err(e)
+            .with_context(|| format!("the kernel could not re-read the partition table of {what}")),
+    }
 }
 
 /// After a failure past the wipe: erase the partition tables (first and last MiB, and the
@@ -427,5 +446,22 @@ fn scrub(t: &Target, layout: Option<&layout::RootfsLayout>, ev: &Events) {
             "could not erase the partition tables of {} after the failure: {e:#}",
             t.path.display()
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 14: EBUSY from the re-read after a complete write is a warning, not a failure
+    /// (which would scrub a good install); other errors still fail.
+    #[test]
+    fn busy_reread_after_the_write_is_a_warning() {
+        assert!(judge_reread(Ok(()), "d").unwrap().is_none());
+        let busy = std::io::Error::from_raw_os_error(libc::EBUSY);
+        let w = judge_reread(Err(busy), "/dev/sdz").unwrap().unwrap();
+        assert!(w.contains("/dev/sdz") && w.contains("next boot"), "{w}");
+        let eio = std::io::Error::from_raw_os_error(libc::EIO);
+        assert!(judge_reread(Err(eio), "d").is_err());
     }
 }

@@ -11,6 +11,7 @@ pub mod cloudconfig;
 pub mod disk;
 pub mod error;
 pub mod finish;
+pub mod fs_in_image;
 pub mod fsprobe;
 pub mod image;
 pub mod install;

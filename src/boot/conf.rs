@@ -2,6 +2,7 @@
 //! disk, or generate one from the kernel and initrd in `/boot`. Text in, text out: the
 //! filesystem work is in `extlinux.rs`.
 
+use crate::fs_in_image::ImageDir;
 use std::path::{Path, PathBuf};
 
 /// Where syslinux (and live CDs) keep a configuration, relative to the filesystem root, in the
@@ -300,15 +301,11 @@ fn version_key(s: &str) -> Vec<(u64, String)> {
     out
 }
 
-/// The newest kernel in `dir` and its initrd, as file names. Only regular files: a symlink
-/// may point outside the filesystem, where the bootloader cannot follow.
-pub fn find_kernel(dir: &Path) -> Option<(PathBuf, Option<PathBuf>)> {
-    let mut files: Vec<String> = std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect();
+/// The newest kernel in directory `dir` of the image and its initrd, as file names. Only
+/// regular files: a symlink may point outside the filesystem, where the bootloader cannot
+/// follow.
+pub fn find_kernel(img: &ImageDir, dir: &Path) -> Option<(PathBuf, Option<PathBuf>)> {
+    let mut files = img.regular_files_in(dir);
     files.sort_by_key(|f| version_key(f));
     let skip = |f: &str| {
         f.ends_with(".sig")
@@ -461,19 +458,19 @@ mod tests {
             std::fs::write(d.path().join(f), b"x").unwrap();
         }
         std::os::unix::fs::symlink("/vmlinuz-evil", d.path().join("vmlinuz-9.9")).unwrap();
-        let (k, i) = find_kernel(d.path()).unwrap();
+        let (k, i) = find_kernel(&ImageDir::open(d.path()).unwrap(), Path::new("")).unwrap();
         assert_eq!(k, PathBuf::from("vmlinuz-6.1.0-10-amd64"));
         assert_eq!(i, Some(PathBuf::from("initrd.img-6.1.0-10-amd64")));
 
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("vmlinuz"), b"x").unwrap();
         std::fs::write(d.path().join("initramfs.img"), b"x").unwrap();
-        let (k, i) = find_kernel(d.path()).unwrap();
+        let (k, i) = find_kernel(&ImageDir::open(d.path()).unwrap(), Path::new("")).unwrap();
         assert_eq!(
             (k.to_str(), i.as_deref().and_then(Path::to_str)),
             (Some("vmlinuz"), Some("initramfs.img"))
         );
         let empty = tempfile::tempdir().unwrap();
-        assert!(find_kernel(empty.path()).is_none());
+        assert!(find_kernel(&ImageDir::open(empty.path()).unwrap(), Path::new("")).is_none());
     }
 }

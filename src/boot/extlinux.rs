@@ -2,11 +2,12 @@
 //! modules the configuration needs; and syslinux's MBR boot code.
 
 use super::conf::{self, RootPolicy};
-use super::mount::check_no_symlinks;
+use crate::fs_in_image::{ImageDir, MAX_BOOT_FILE, MAX_TEXT};
 use crate::report::Events;
 use anyhow::{bail, Context, Result};
 use std::fs::OpenOptions;
 use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -33,45 +34,49 @@ pub struct ExtlinuxJob<'a> {
     pub events: &'a Events,
 }
 
+/// Files `extlinux --install` creates in its directory with plain open(2), which would follow
+/// a symlink the image put there.
+const EXTLINUX_FILES: [&str; 2] = ["ldlinux.sys", "ldlinux.c32"];
+
 impl ExtlinuxJob<'_> {
     /// Write the configuration and run `extlinux --install` in its directory.
     pub fn run(&self) -> Result<Installed> {
-        let (rel, text, generated) = self.config()?;
+        let img = ImageDir::open(self.root)?;
+        let (rel, text, generated) = self.config(&img)?;
         let dir_rel = rel.parent().map(Path::to_path_buf).unwrap_or_default();
-        check_no_symlinks(self.root, &dir_rel)?;
-        let dir = self.root.join(&dir_rel);
-        std::fs::create_dir_all(&dir).with_context(|| {
-            format!(
-                "cannot create /{} in the installed system",
-                dir_rel.display()
-            )
-        })?;
-        let cfg = dir.join("extlinux.conf");
+        let dir = img.subdir(&dir_rel, Some(0o755))?;
         let cfg_rel = dir_rel.join("extlinux.conf");
-        write_file(&cfg, text.as_bytes())
-            .with_context(|| format!("cannot write /{}", cfg_rel.display()))?;
+        dir.write("extlinux.conf", text.as_bytes(), 0o644)?;
         self.events.info(format!(
             "extlinux: {} /{} (root=UUID={})",
             if generated { "generated" } else { "rewrote" },
             cfg_rel.display(),
             self.root_uuid
         ));
-        run_extlinux(self.extlinux, &dir)?;
-        for f in ["ldlinux.sys", "ldlinux.c32"] {
-            if !dir.join(f).is_file() {
+        for f in EXTLINUX_FILES {
+            if dir.remove_unless_regular(f)? {
+                self.events.warn(format!(
+                    "extlinux: removed /{}, which was not a regular file",
+                    dir_rel.join(f).display()
+                ));
+            }
+        }
+        run_extlinux(self.extlinux, &self.root.join(&dir_rel))?;
+        for f in EXTLINUX_FILES {
+            if !dir.has_regular(f) {
                 bail!(
-                    "{} --install {} finished but left no {f}",
+                    "{} --install /{} finished but left no {f}",
                     self.extlinux.display(),
-                    dir.display()
+                    dir_rel.display()
                 );
             }
         }
         let mut all = text.clone();
         if !generated {
-            all.push_str(&self.rewrite_includes(&text, &dir_rel)?);
+            all.push_str(&self.rewrite_includes(&img, &text, &dir_rel)?);
         }
-        self.copy_modules(&all, &dir);
-        self.fill_holes(&all, &dir_rel)?;
+        self.copy_modules(&img, &dir, &all);
+        self.fill_holes(&img, &all, &dir_rel)?;
         Ok(Installed {
             dir: dir_rel,
             config: cfg_rel,
@@ -80,16 +85,12 @@ impl ExtlinuxJob<'_> {
     }
 
     /// The image's own configuration rewritten, or a generated one.
-    fn config(&self) -> Result<(PathBuf, String, bool)> {
+    fn config(&self, img: &ImageDir) -> Result<(PathBuf, String, bool)> {
         for c in conf::CONFIG_CANDIDATES {
-            let p = self.root.join(c);
-            let Ok(meta) = std::fs::symlink_metadata(&p) else {
-                continue;
-            };
-            if !meta.is_file() {
+            if !img.is_regular(Path::new(c)) {
                 continue;
             }
-            let raw = std::fs::read(&p).with_context(|| format!("cannot read /{c}"))?;
+            let raw = img.read(Path::new(c), MAX_TEXT)?;
             let text = String::from_utf8_lossy(&raw);
             self.events
                 .info(format!("extlinux: found the image's /{c}"));
@@ -97,7 +98,7 @@ impl ExtlinuxJob<'_> {
             return Ok((PathBuf::from(c), out, false));
         }
         for (dir, prefix) in [("boot", "/boot/"), ("", "/")] {
-            if let Some((k, i)) = conf::find_kernel(&self.root.join(dir)) {
+            if let Some((k, i)) = conf::find_kernel(img, Path::new(dir)) {
                 let kernel = format!("{prefix}{}", k.display());
                 let initrd = i.map(|i| format!("{prefix}{}", i.display()));
                 if initrd.is_none() {
@@ -123,31 +124,27 @@ impl ExtlinuxJob<'_> {
 
     /// Rewrite the APPEND lines of files the configuration INCLUDEs (one level; live CDs keep
     /// their boot entries in them). Returns their new text, for module and file lookups.
-    fn rewrite_includes(&self, text: &str, dir_rel: &Path) -> Result<String> {
+    fn rewrite_includes(&self, img: &ImageDir, text: &str, dir_rel: &Path) -> Result<String> {
         let mut all = String::new();
         for f in conf::included_files(text) {
-            let Some(rel) = resolve(&f, dir_rel) else {
+            let Some((rel, parent, name)) = resolve(&f, dir_rel) else {
                 continue;
             };
-            let p = self.root.join(&rel);
-            match std::fs::symlink_metadata(&p) {
-                Ok(m) if m.is_file() => {}
-                _ => {
+            let raw = match img.read(&rel, MAX_TEXT) {
+                Ok(raw) => raw,
+                Err(e) => {
                     self.events.warn(format!(
-                        "extlinux: the configuration includes /{}, which is not a regular file",
+                        "extlinux: the configuration includes /{}, which is not read: {e:#}",
                         rel.display()
                     ));
                     continue;
                 }
-            }
-            check_no_symlinks(self.root, &rel)?;
-            let raw =
-                std::fs::read(&p).with_context(|| format!("cannot read /{}", rel.display()))?;
+            };
             let old = String::from_utf8_lossy(&raw);
             let new = conf::rewrite_included(&old, self.root_uuid, self.policy, self.extra_kargs);
             if new != old {
-                write_file(&p, new.as_bytes())
-                    .with_context(|| format!("cannot write /{}", rel.display()))?;
+                img.subdir(&parent, None)?
+                    .write(&name, new.as_bytes(), 0o644)?;
                 self.events
                     .info(format!("extlinux: rewrote the included /{}", rel.display()));
             }
@@ -158,26 +155,45 @@ impl ExtlinuxJob<'_> {
 
     /// syslinux cannot read files with holes ("I/O error" at boot), and images made with
     /// `mkfs.ext4 -d` or copied with sparse-aware tools have them in kernels and initrds:
-    /// rewrite such files densely.
-    fn fill_holes(&self, text: &str, dir_rel: &Path) -> Result<()> {
+    /// rewrite such files densely. Symlinks are left alone.
+    fn fill_holes(&self, img: &ImageDir, text: &str, dir_rel: &Path) -> Result<()> {
         for f in conf::referenced_files(text) {
-            let Some(rel) = resolve(&f, dir_rel) else {
+            let Some((rel, parent, name)) = resolve(&f, dir_rel) else {
                 continue;
             };
-            let p = self.root.join(&rel);
-            let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            let missing = || {
                 self.events.warn(format!(
                     "extlinux: the configuration loads /{}, which is not in the filesystem",
                     rel.display()
-                ));
+                ))
+            };
+            let Ok(dir) = img.subdir(&parent, None) else {
+                missing();
                 continue;
             };
-            if !meta.is_file() || !is_sparse(&meta) {
+            match dir.lstat(&name) {
+                None => {
+                    missing();
+                    continue;
+                }
+                Some(st) if st.st_mode & libc::S_IFMT != libc::S_IFREG => continue,
+                Some(_) => {}
+            }
+            let mut src = match dir.open_regular(Path::new(&name), MAX_BOOT_FILE) {
+                Ok(f) => f,
+                Err(e) => {
+                    self.events.warn(format!("extlinux: {e:#}"));
+                    continue;
+                }
+            };
+            let meta = src.metadata()?;
+            if !is_sparse(&meta) {
                 continue;
             }
-            check_no_symlinks(self.root, &rel)?;
-            densify(&p)
-                .with_context(|| format!("cannot rewrite /{} without holes", rel.display()))?;
+            dir.write_with(&name, meta.permissions().mode() & 0o7777, |dst| {
+                copy_dense(&mut src, dst)
+            })
+            .with_context(|| format!("cannot rewrite /{} without holes", rel.display()))?;
             self.events.info(format!(
                 "extlinux: rewrote /{} without holes (syslinux cannot read sparse files)",
                 rel.display()
@@ -188,7 +204,7 @@ impl ExtlinuxJob<'_> {
 
     /// Copy modules the configuration loads from our syslinux, so they match our ldlinux.c32
     /// (a live CD's own menu.c32 from another syslinux version does not load).
-    fn copy_modules(&self, text: &str, dir: &Path) {
+    fn copy_modules(&self, img: &ImageDir, dir: &ImageDir, text: &str) {
         let mods = conf::referenced_modules(text);
         if mods.is_empty() {
             return;
@@ -208,7 +224,7 @@ impl ExtlinuxJob<'_> {
         for m in wanted {
             let from = src.join(&m);
             if !from.is_file() {
-                if mods.contains(&m) && !dir.join(&m).is_file() {
+                if mods.contains(&m) && !img.is_regular(&dir.rel().join(&m)) {
                     self.events.warn(format!(
                         "extlinux: the configuration loads {m}, which is neither in {} nor in the image",
                         src.display()
@@ -216,24 +232,37 @@ impl ExtlinuxJob<'_> {
                 }
                 continue;
             }
-            match std::fs::copy(&from, dir.join(&m)) {
+            // Written by name into the directory: a symlink the image put there is replaced.
+            match std::fs::read(&from)
+                .map_err(anyhow::Error::from)
+                .and_then(|b| dir.write(&m, &b, 0o644))
+            {
                 Ok(_) => self.events.info(format!("extlinux: copied {m}")),
-                Err(e) => self.events.warn(format!("extlinux: cannot copy {m}: {e}")),
+                Err(e) => self
+                    .events
+                    .warn(format!("extlinux: cannot copy {m}: {e:#}")),
             }
         }
     }
 }
 
 /// A path from a configuration, relative to the filesystem root: absolute ones from the root,
-/// others from the configuration's directory. `None` for `..` and other escapes.
-fn resolve(f: &str, dir_rel: &Path) -> Option<PathBuf> {
+/// others from the configuration's directory; with its directory and file name. `None` for
+/// `..` and other escapes.
+fn resolve(f: &str, dir_rel: &Path) -> Option<(PathBuf, PathBuf, String)> {
     let rel = match f.strip_prefix('/') {
         Some(abs) => PathBuf::from(abs),
         None => dir_rel.join(f),
     };
-    rel.components()
+    if !rel
+        .components()
         .all(|c| matches!(c, std::path::Component::Normal(_)))
-        .then_some(rel)
+    {
+        return None;
+    }
+    let name = rel.file_name()?.to_str()?.to_string();
+    let parent = rel.parent().unwrap_or(Path::new("")).to_path_buf();
+    Some((rel, parent, name))
 }
 
 /// Fewer blocks allocated than the size needs.
@@ -242,58 +271,18 @@ fn is_sparse(meta: &std::fs::Metadata) -> bool {
     meta.blocks().saturating_mul(512) < meta.len()
 }
 
-/// Copy `p` to a temporary file beside it writing every byte (zeros included), then rename
-/// it over the original, keeping the mode.
-fn densify(p: &Path) -> std::io::Result<()> {
+/// Every byte, zeros included, so the copy has no holes (a plain read/write loop: copy
+/// offloads may keep holes).
+fn copy_dense(src: &mut std::fs::File, dst: &mut std::fs::File) -> std::io::Result<()> {
     use std::io::Read;
-    let tmp = temp_beside(p);
-    let _ = std::fs::remove_file(&tmp);
-    let mut src = std::fs::File::open(p)?;
-    let mode = src.metadata()?.permissions();
-    let mut dst = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
     let mut buf = vec![0u8; 1 << 20];
-    let res = (|| {
-        loop {
-            let n = src.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            dst.write_all(&buf[..n])?;
+    loop {
+        let n = src.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
         }
-        dst.set_permissions(mode)?;
-        dst.sync_all()?;
-        std::fs::rename(&tmp, p)
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        dst.write_all(&buf[..n])?;
     }
-    res
-}
-
-/// A temporary name beside `p` for write-then-rename.
-fn temp_beside(p: &Path) -> PathBuf {
-    let name = p
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    p.with_file_name(format!(".{name}.rdinstall-tmp"))
-}
-
-/// Write `data` to `p` by creating a new file beside it and renaming it over `p`: a symlink
-/// the image put at `p` is replaced, never followed out of the filesystem.
-fn write_file(p: &Path, data: &[u8]) -> std::io::Result<()> {
-    let tmp = temp_beside(p);
-    let _ = std::fs::remove_file(&tmp);
-    let res = (|| {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, p)
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res
 }
 
 fn run_extlinux(bin: &Path, dir: &Path) -> Result<()> {

@@ -3,11 +3,11 @@
 //! through the firmware again. The caller then reboots with RB_KEXEC.
 
 use super::{conf, locate, mount};
+use crate::fs_in_image::{ImageDir, MAX_BOOT_FILE, MAX_TEXT};
 use crate::layout;
 use crate::report::Events;
 use anyhow::{bail, Context, Result};
 use std::ffi::CString;
-use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
@@ -75,11 +75,11 @@ pub fn default_entry(text: &str) -> Option<Entry> {
         .filter(|e| !e.kernel.is_empty())
 }
 
-/// Resolve a syslinux path: absolute from the filesystem root, else relative to the
-/// configuration's directory.
-fn resolve(root: &Path, conf_dir: &Path, p: &str) -> PathBuf {
+/// Resolve a syslinux path below the filesystem root: absolute from the root, else relative
+/// to the configuration's directory (`conf_dir`, itself relative to the root).
+fn resolve(conf_dir: &Path, p: &str) -> PathBuf {
     match p.strip_prefix('/') {
-        Some(abs) => root.join(abs),
+        Some(abs) => PathBuf::from(abs),
         None => conf_dir.join(p),
     }
 }
@@ -89,11 +89,11 @@ pub fn load(disk: &Path, ev: &Events) -> Result<Entry> {
     let table = layout::read_table_at(disk)?;
     let (part, _) = locate::find_boot(disk, &table, ev)?;
     let m = mount::MountedFs::mount(disk, &part, true)?;
-    let root = m.root().to_path_buf();
-    let conf_path = conf::CONFIG_CANDIDATES
+    let img = ImageDir::open(m.root())?;
+    let conf_rel = conf::CONFIG_CANDIDATES
         .iter()
-        .map(|c| root.join(c))
-        .find(|p| p.is_file())
+        .map(Path::new)
+        .find(|c| img.is_regular(c))
         .with_context(|| {
             format!(
                 "no extlinux.conf on partition {} of {}",
@@ -101,16 +101,18 @@ pub fn load(disk: &Path, ev: &Events) -> Result<Entry> {
                 disk.display()
             )
         })?;
-    let text = std::fs::read_to_string(&conf_path)?;
+    let text = String::from_utf8_lossy(&img.read(conf_rel, MAX_TEXT)?).into_owned();
     let Some(entry) = default_entry(&text) else {
-        bail!("{} has no boot entry with a kernel", conf_path.display());
+        bail!("/{} has no boot entry with a kernel", conf_rel.display());
     };
-    let conf_dir = conf_path.parent().unwrap_or(&root).to_path_buf();
-    let kernel = File::open(resolve(&root, &conf_dir, &entry.kernel))
+    let conf_dir = conf_rel.parent().unwrap_or(Path::new(""));
+    // The image names these files: opened inside its filesystem, regular files of sane size.
+    let kernel = img
+        .open_regular(&resolve(conf_dir, &entry.kernel), MAX_BOOT_FILE)
         .with_context(|| format!("cannot open the installed kernel {}", entry.kernel))?;
     let initrd = match &entry.initrd {
         Some(i) => Some(
-            File::open(resolve(&root, &conf_dir, i))
+            img.open_regular(&resolve(conf_dir, i), MAX_BOOT_FILE)
                 .with_context(|| format!("cannot open the installed initrd {i}"))?,
         ),
         None => None,
@@ -133,7 +135,7 @@ pub fn load(disk: &Path, ev: &Events) -> Result<Entry> {
         let e = std::io::Error::last_os_error();
         bail!("kexec_file_load of {} failed: {e} (kernel without kexec support, or a signature policy)", entry.kernel);
     }
-    drop((kernel, initrd));
+    drop((kernel, initrd, img));
     m.unmount()?;
     Ok(entry)
 }
@@ -163,12 +165,12 @@ mod tests {
         assert_eq!(e.append, "root=/dev/sda1 quiet");
         assert!(default_entry("DEFAULT x\n").is_none());
         assert_eq!(
-            resolve(
-                Path::new("/m"),
-                Path::new("/m/boot/extlinux"),
-                "/boot/vmlinuz"
-            ),
-            PathBuf::from("/m/boot/vmlinuz")
+            resolve(Path::new("boot/extlinux"), "/boot/vmlinuz"),
+            PathBuf::from("boot/vmlinuz")
+        );
+        assert_eq!(
+            resolve(Path::new("boot/extlinux"), "../vmlinuz"),
+            PathBuf::from("boot/extlinux/../vmlinuz")
         );
     }
 }

@@ -4,6 +4,7 @@
 use super::conf;
 use super::mount::{probe_partition, MountedFs};
 use super::sysroot::SystemRoot;
+use crate::fs_in_image::ImageDir;
 use crate::fsprobe::FsInfo;
 use crate::layout::{Partition, RootfsLayout, Table};
 use crate::report::Events;
@@ -103,11 +104,14 @@ pub fn find_boot(disk: &Path, table: &Table, events: &Events) -> Result<(Partiti
     let mut order: Vec<&Partition> = table.partitions.iter().filter(|p| p.bootable).collect();
     order.extend(table.partitions.iter().filter(|p| !p.bootable));
     let bootable = |root: &Path, _: &FsInfo| {
+        let Ok(img) = ImageDir::open(root) else {
+            return false;
+        };
         conf::CONFIG_CANDIDATES
             .iter()
-            .any(|c| root.join(c).is_file())
-            || conf::find_kernel(&root.join("boot")).is_some()
-            || conf::find_kernel(root).is_some()
+            .any(|c| img.is_regular(Path::new(c)))
+            || conf::find_kernel(&img, Path::new("boot")).is_some()
+            || conf::find_kernel(&img, Path::new("")).is_some()
     };
     match first_where(disk, &order, events, bootable) {
         Some(found) => Ok(found),

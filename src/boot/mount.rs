@@ -4,10 +4,13 @@
 use crate::fsprobe::{self, FsInfo, Window};
 use crate::layout::Partition;
 use crate::partdev::PartDev;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use sys_mount::{Mount, MountFlags, UnmountFlags};
+
+/// MS_NOSYMFOLLOW from <linux/mount.h>, which sys_mount does not name.
+const MS_NOSYMFOLLOW: MountFlags = MountFlags::from_bits_retain(256);
 
 /// Identify the filesystem of `part` by reading the target directly (no device needed).
 pub fn probe_partition(disk: &Path, part: &Partition) -> Result<Option<FsInfo>> {
@@ -51,17 +54,38 @@ impl MountedFs {
             info,
             dev,
         };
-        let mut flags = MountFlags::NOSUID | MountFlags::NODEV;
+        // The image's files are data to us: no set-uid programs, device nodes or executables
+        // from it. A writable mount also follows no symlink at all (MS_NOSYMFOLLOW, Linux
+        // 5.10): extlinux, which we run on it, opens its files with plain open(2), and a
+        // link planted at one of their names must not send its writes into the ramdisk. Our
+        // own reads go through fs_in_image, which keeps links inside the filesystem, so a
+        // read-only mount keeps them working (a kernel named by a link, for kexec).
+        let mut flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
         if read_only {
             flags |= MountFlags::RDONLY;
+        } else {
+            flags |= MS_NOSYMFOLLOW;
         }
         let mut last = None;
         for ty in guard.info.kind.mount_types() {
-            match Mount::builder()
-                .fstype(*ty)
-                .flags(flags)
-                .mount(guard.dev.path(), &guard.dir)
-            {
+            let mut attempt = flags;
+            let r = loop {
+                match Mount::builder()
+                    .fstype(*ty)
+                    .flags(attempt)
+                    .mount(guard.dev.path(), &guard.dir)
+                {
+                    // A kernel before 5.10 refuses the flag it does not know.
+                    Err(e)
+                        if e.raw_os_error() == Some(libc::EINVAL)
+                            && attempt.contains(MS_NOSYMFOLLOW) =>
+                    {
+                        attempt.remove(MS_NOSYMFOLLOW);
+                    }
+                    other => break other,
+                }
+            };
+            match r {
                 Ok(m) => {
                     guard.mounted = Some(m);
                     return Ok(guard);
@@ -144,22 +168,4 @@ pub fn has_root_layout(root: &Path) -> bool {
             .unwrap_or(false)
     };
     dir("etc") && (dir("usr") || dir("var"))
-}
-
-/// Refuse paths an image could use to send our writes outside its filesystem: every
-/// component below `root` that exists must be a real directory, not a symlink.
-pub fn check_no_symlinks(root: &Path, rel: &Path) -> Result<()> {
-    let mut p = root.to_path_buf();
-    for c in rel.components() {
-        p.push(c);
-        match std::fs::symlink_metadata(&p) {
-            Ok(m) if m.file_type().is_symlink() => bail!(
-                "{} in the installed filesystem is a symlink; refusing to write through it",
-                p.strip_prefix(root).unwrap_or(&p).display()
-            ),
-            Ok(_) => {}
-            Err(_) => break,
-        }
-    }
-    Ok(())
 }

@@ -6,7 +6,8 @@
 //! meant for the first boot (the NoCloud seed under /var/lib/cloud) must land where the
 //! booted system will see it, so the path is resolved the way that fstab mounts it.
 
-use super::mount::{check_no_symlinks, has_root_layout};
+use super::mount::has_root_layout;
+use crate::fs_in_image::{ImageDir, MAX_TEXT};
 use crate::fsprobe::{FsInfo, FsKind};
 use std::path::{Path, PathBuf};
 
@@ -38,7 +39,11 @@ impl SystemRoot {
         } else {
             return None;
         };
-        let fstab = std::fs::read_to_string(root.join("etc/fstab")).unwrap_or_default();
+        // The image's fstab: a FIFO, a device or a link out of the image reads as none.
+        let fstab = ImageDir::open(&root)
+            .and_then(|r| r.read(Path::new("etc/fstab"), MAX_TEXT))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
         let mut subvolumes = Vec::new();
         let mut unreachable = Vec::new();
         if fs.kind == FsKind::Btrfs {
@@ -115,8 +120,7 @@ fn root_subvolume(top: &Path) -> Option<PathBuf> {
 
 /// `rel` is a directory below `top` reached without following a symlink.
 fn real_dir(top: &Path, rel: &Path) -> bool {
-    check_no_symlinks(top, rel).is_ok()
-        && std::fs::symlink_metadata(top.join(rel)).is_ok_and(|m| m.is_dir())
+    ImageDir::open(top).is_ok_and(|t| t.subdir(rel, None).is_ok())
 }
 
 /// `(mount point, subvolume path)` for each fstab line that mounts a subvolume of `fs`

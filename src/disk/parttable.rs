@@ -112,20 +112,20 @@ pub fn read(dev: &(impl ReadAt + ?Sized), size: u64) -> Found {
     }
     let mut trailer = 0;
     for sector in [512u64, 4096] {
-        let Some(h) = dev.bytes_at(sector, 92) else {
+        let Some(h) = GptHeader::at(dev, sector) else {
             continue;
         };
-        if &h[0..8] != b"EFI PART" {
-            continue;
-        }
-        let (entries_lba, count, esize) = (le64(&h, 72), le32(&h, 80), le32(&h, 84));
-        if !(128..=4096).contains(&esize) || count > 1024 {
+        // Tolerant: the LBAs are not checked (a wipe wants every plausible extent), only
+        // what bounds the reading.
+        if h.entries_fit().is_err() {
             continue;
         }
         kind = Kind::Gpt;
+        let (count, esize) = (u64::from(h.count), u64::from(h.entry_size));
         // The backup: the entry array, then the header in the disk's last sector.
         trailer = (count * esize).div_ceil(sector) * sector + sector;
-        let table = entries_lba
+        let table = h
+            .entries_lba
             .checked_mul(sector)
             .and_then(|off| dev.bytes_at(off, (count * esize) as usize));
         let Some(tbl) = table else {
@@ -154,6 +154,136 @@ pub fn read(dev: &(impl ReadAt + ?Sized), size: u64) -> Found {
         extents: out,
         trailer,
     }
+}
+
+/// Most entries a GPT may have here: 128 is the standard, a few tools make up to 1024 (4 MiB
+/// at the largest entry size). The count is a u32 any image can set (its CRC is computable by
+/// anyone), and gptman allocates what it says: 2^32 entries abort the process.
+pub const MAX_GPT_ENTRIES: u32 = 1024;
+
+/// The fields of a GPT header (signature "EFI PART") that say where things are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GptHeader {
+    /// The sector size it was read with; its LBAs count these.
+    pub sector: u64,
+    pub my_lba: u64,
+    pub alternate_lba: u64,
+    pub first_usable_lba: u64,
+    pub last_usable_lba: u64,
+    pub entries_lba: u64,
+    pub count: u32,
+    pub entry_size: u32,
+}
+
+impl GptHeader {
+    /// The header in sector `lba` (of `sector` bytes), if one is there.
+    pub fn read(dev: &(impl ReadAt + ?Sized), sector: u64, lba: u64) -> Option<GptHeader> {
+        let h = dev.bytes_at(lba.checked_mul(sector)?, 92)?;
+        (&h[0..8] == b"EFI PART").then(|| GptHeader {
+            sector,
+            my_lba: le64(&h, 24),
+            alternate_lba: le64(&h, 32),
+            first_usable_lba: le64(&h, 40),
+            last_usable_lba: le64(&h, 48),
+            entries_lba: le64(&h, 72),
+            count: le32(&h, 80) as u32,
+            entry_size: le32(&h, 84) as u32,
+        })
+    }
+
+    /// The primary header (LBA 1) for `sector`-byte sectors.
+    pub fn at(dev: &(impl ReadAt + ?Sized), sector: u64) -> Option<GptHeader> {
+        Self::read(dev, sector, 1)
+    }
+
+    /// Entry size 128 × 2^n up to 4096, 1 to `MAX_GPT_ENTRIES` entries.
+    pub fn entries_fit(&self) -> Result<(), String> {
+        let n = self.entry_size;
+        if !(128..=4096).contains(&n) || !n.is_power_of_two() {
+            return Err(format!(
+                "partition entry size {n} (a GPT has 128, or a larger power of two up to 4096)"
+            ));
+        }
+        if !(1..=MAX_GPT_ENTRIES).contains(&self.count) {
+            return Err(format!(
+                "{} partition entries (at most {MAX_GPT_ENTRIES} are accepted)",
+                self.count
+            ));
+        }
+        Ok(())
+    }
+
+    /// Bytes of the entry array.
+    pub fn entries_bytes(&self) -> u64 {
+        u64::from(self.count) * u64::from(self.entry_size)
+    }
+
+    /// Everything a reader trusts lies inside a disk of `disk_size` bytes: the entry array's
+    /// size, and every LBA the header names (computed without overflow).
+    pub fn check(&self, disk_size: u64) -> Result<(), String> {
+        self.entries_fit()?;
+        let sectors = disk_size / self.sector;
+        let lba = |what: &str, v: u64| {
+            if v < sectors {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{what} LBA {v} is beyond the disk's {sectors} sectors of {} bytes",
+                    self.sector
+                ))
+            }
+        };
+        lba("its own", self.my_lba)?;
+        lba("the alternate header's", self.alternate_lba)?;
+        lba("the first usable", self.first_usable_lba)?;
+        lba("the last usable", self.last_usable_lba)?;
+        if self.first_usable_lba > self.last_usable_lba {
+            return Err(format!(
+                "first usable LBA {} is after the last usable LBA {}",
+                self.first_usable_lba, self.last_usable_lba
+            ));
+        }
+        if self.my_lba == 0 || self.entries_lba == 0 {
+            return Err("a header or entry array at LBA 0 (the MBR)".into());
+        }
+        let end = self
+            .entries_lba
+            .checked_mul(self.sector)
+            .and_then(|o| o.checked_add(self.entries_bytes()));
+        if end.is_none_or(|e| e > disk_size) {
+            return Err(format!(
+                "the partition entry array at LBA {} ({} bytes) runs past the end of the disk",
+                self.entries_lba,
+                self.entries_bytes()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Check every GPT header a table reader may use on a disk of `disk_size` bytes: the primary
+/// (LBA 1) and the backup (last sector), for each sector size in `sectors`. A sector without
+/// the GPT signature is not a header and passes.
+pub fn check_gpt_headers(
+    dev: &(impl ReadAt + ?Sized),
+    disk_size: u64,
+    sectors: &[u64],
+) -> Result<(), String> {
+    for &sector in sectors {
+        let last = (disk_size / sector).checked_sub(1);
+        for (which, lba) in [("primary", Some(1)), ("backup", last)] {
+            let Some(h) = lba.and_then(|l| GptHeader::read(dev, sector, l)) else {
+                continue;
+            };
+            h.check(disk_size).map_err(|e| {
+                format!(
+                    "the {which} GPT header (LBA {}, {sector}-byte sectors) is invalid: {e}",
+                    lba.unwrap_or_default()
+                )
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// The boot signature, and boot flags of 0x00 or 0x80 only: otherwise this is a boot
@@ -258,5 +388,63 @@ mod tests {
                 len: 2048 * 512
             }]
         );
+    }
+
+    fn header(count: u32, esize: u32, entries_lba: u64, lbas: [u64; 4]) -> [u8; 92] {
+        let mut h = [0u8; 92];
+        h[0..8].copy_from_slice(b"EFI PART");
+        for (i, v) in lbas.iter().enumerate() {
+            h[24 + 8 * i..32 + 8 * i].copy_from_slice(&v.to_le_bytes());
+        }
+        h[72..80].copy_from_slice(&entries_lba.to_le_bytes());
+        h[80..84].copy_from_slice(&count.to_le_bytes());
+        h[84..88].copy_from_slice(&esize.to_le_bytes());
+        h
+    }
+
+    #[test]
+    fn gpt_headers_are_bounded_before_anyone_allocates() {
+        let size = 1u64 << 20;
+        let sectors = size / 512;
+        let ok = [1, sectors - 1, 34, sectors - 34];
+        let check = |h: [u8; 92], at: u64| {
+            let mut disk = vec![0u8; size as usize];
+            disk[at as usize..at as usize + 92].copy_from_slice(&h);
+            check_gpt_headers(&disk[..], size, &[512, 4096])
+        };
+        assert_eq!(check(header(128, 128, 2, ok), 512), Ok(()));
+        // No header at all passes; so does one for 4096-byte sectors that fits.
+        assert_eq!(check([0; 92], 512), Ok(()));
+        let ok4k = [1, size / 4096 - 1, 6, size / 4096 - 6];
+        assert_eq!(check(header(128, 128, 2, ok4k), 4096), Ok(()));
+
+        let e = check(header(u32::MAX, 128, 2, ok), 512).unwrap_err();
+        assert!(e.contains("4294967295 partition entries"), "{e}");
+        assert!(e.contains("primary GPT header"), "{e}");
+        // The backup header in the last sector is checked too (gptman falls back to it).
+        let e = check(header(u32::MAX, 128, 2, ok), size - 512).unwrap_err();
+        assert!(e.contains("backup GPT header"), "{e}");
+        for bad in [0, 64, 129, 384, 8192] {
+            let e = check(header(128, bad, 2, ok), 512).unwrap_err();
+            assert!(e.contains("entry size"), "{bad}: {e}");
+        }
+        assert!(check(header(0, 128, 2, ok), 512).is_err());
+        // LBAs beyond the disk, or whose byte offsets overflow u64.
+        for lbas in [
+            [1, sectors, 34, 100],
+            [1, 2, 34, u64::MAX],
+            [u64::MAX, 2, 34, 100],
+            [1, 2, 200, 100],
+        ] {
+            assert!(check(header(128, 128, 2, lbas), 512).is_err(), "{lbas:?}");
+        }
+        for entries in [0, sectors - 1, u64::MAX / 512 + 1, u64::MAX] {
+            let e = check(header(128, 128, entries, ok), 512).unwrap_err();
+            assert!(e.contains("LBA"), "{entries}: {e}");
+        }
+        // The tolerant reader skips such a header instead of reading 2^32 entries.
+        let mut disk = vec![0u8; size as usize];
+        disk[512..604].copy_from_slice(&header(u32::MAX, 128, 2, ok));
+        assert_eq!(read(&disk[..], size).kind, Kind::None);
     }
 }

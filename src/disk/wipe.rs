@@ -33,6 +33,17 @@ pub struct Area {
     pub len: u64,
 }
 
+/// BLKRRPART through a plain descriptor of the target, opened for this (and checked to
+/// still be the same device): some kernels (6.1/6.2 before "block: fix scan partition for
+/// exclusively open device again") answer it on an O_EXCL descriptor with EBUSY even when
+/// that descriptor is the only opener. The caller closes its O_EXCL descriptor first.
+pub fn reread_partitions(target: &Target) -> std::io::Result<()> {
+    let f = target
+        .open_checked(OpenOptions::new().read(true))
+        .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+    super::ioctl::reread_partition_table(&f)
+}
+
 pub fn wipe(target: &Target, discard: bool, ev: &Events) -> Result<WipeReport> {
     wipe_in(&Roots::host(), target, discard, ev)
 }
@@ -217,14 +228,8 @@ pub fn wipe_in(roots: &Roots, target: &Target, discard: bool, ev: &Events) -> Re
     }
 
     if target.kind == TargetKind::Block {
-        // Re-read through a plain descriptor: some kernels (6.1/6.2 before "block: fix scan
-        // partition for exclusively open device again") answer BLKRRPART on an O_EXCL
-        // descriptor with EBUSY even when that descriptor is the only opener.
         drop(f);
-        let f = target
-            .open_checked(OpenOptions::new().read(true))
-            .with_context(|| format!("cannot reopen {dev} to re-read its partition table"))?;
-        super::ioctl::reread_partition_table(&f).map_err(|e| {
+        reread_partitions(target).map_err(|e| {
             let hint = if e.raw_os_error() == Some(libc::EBUSY) {
                 ": the kernel still holds a partition busy (mounted, swap, or held by LVM/RAID); release it and retry"
             } else {

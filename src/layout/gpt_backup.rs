@@ -9,13 +9,15 @@ use std::io::{Read, Seek, SeekFrom, Write};
 
 /// Returns true when a GPT was found and moved.
 pub fn relocate(f: &mut File, sector_size: u64, what: &str) -> Result<bool> {
+    // The image's GPT is untrusted: check it before gptman allocates what it says.
+    super::table::check_gpt(f, sector_size).with_context(|| format!("after writing {what}"))?;
     let mut gpt = match gptman::GPT::read_from(f, sector_size) {
         Ok(g) if g.header.primary_lba == 1 => g,
         _ => return Ok(false),
     };
     let disk_sectors = f.seek(SeekFrom::End(0))? / sector_size;
     let old_backup = gpt.header.backup_lba;
-    if old_backup + 1 == disk_sectors {
+    if old_backup.checked_add(1) == Some(disk_sectors) {
         return Ok(false);
     }
     gpt.header
@@ -26,6 +28,7 @@ pub fn relocate(f: &mut File, sector_size: u64, what: &str) -> Result<bool> {
     // The old backup header now lies inside the disk: erase its sector so no tool finds a
     // stale, conflicting copy.
     if old_backup < disk_sectors && old_backup > 1 {
+        // In range: old_backup * sector_size < the disk's size.
         f.seek(SeekFrom::Start(old_backup * sector_size))?;
         f.write_all(&vec![0u8; sector_size as usize])?;
     }
@@ -97,5 +100,31 @@ mod tests {
         );
         // Idempotent.
         assert!(!relocate(&mut f, 512, "disk").unwrap());
+    }
+
+    /// Regression (issue 14): a GPT header stating 2^32 - 1 entries, its CRC recomputed, made
+    /// gptman allocate hundreds of GiB and abort the process right after the write.
+    #[test]
+    fn huge_entry_count_is_an_error_not_an_abort() {
+        let mut f = tempfile::tempfile().unwrap();
+        f.set_len(16 << 20).unwrap();
+        let mut gpt = gptman::GPT::new_from(&mut f, 512, [9; 16]).unwrap();
+        gpt.write_into(&mut f).unwrap();
+        gptman::GPT::write_protective_mbr_into(&mut f, 512).unwrap();
+        let mut h = [0u8; 92];
+        f.seek(SeekFrom::Start(512)).unwrap();
+        f.read_exact(&mut h).unwrap();
+        h[80..84].copy_from_slice(&u32::MAX.to_le_bytes());
+        h[16..20].fill(0);
+        let mut crc = flate2::Crc::new();
+        crc.update(&h);
+        h[16..20].copy_from_slice(&crc.sum().to_le_bytes());
+        f.seek(SeekFrom::Start(512)).unwrap();
+        f.write_all(&h).unwrap();
+        f.set_len(64 << 20).unwrap();
+        let e = format!("{:#}", relocate(&mut f, 512, "disk").unwrap_err());
+        assert!(e.contains("4294967295 partition entries"), "{e}");
+        let e = format!("{:#}", crate::layout::read_table(&f).unwrap_err());
+        assert!(e.contains("partition entries"), "{e}");
     }
 }

@@ -41,6 +41,31 @@ fn has_protective_entry(sector0: &[u8]) -> bool {
         && (0..4).any(|i| sector0[446 + 16 * i + 4] == 0xEE)
 }
 
+/// Refuse a GPT header gptman must not see: it allocates the entry count the header states
+/// (a u32 anyone can set, with a CRC anyone can compute) and computes offsets from its LBAs
+/// unchecked. Checks every header it may read (primary, then backup), at the sector sizes it
+/// may try: `ss`, 512, and 4096 only when no header is found with 512 (`GPT::find_from`): a
+/// 512-byte GPT's entry array covers byte 4096, and what lies there is no header.
+pub fn check_gpt(f: &File, ss: u64) -> Result<()> {
+    use crate::disk::parttable::GptHeader;
+    let size = (&*f)
+        .seek(SeekFrom::End(0))
+        .context("finding the size of the target")?;
+    let mut sectors = vec![512];
+    let last = (size / 512).saturating_sub(1);
+    if [1, last]
+        .iter()
+        .all(|&l| GptHeader::read(f, 512, l).is_none())
+    {
+        sectors.push(4096);
+    }
+    if !sectors.contains(&ss) {
+        sectors.push(ss);
+    }
+    crate::disk::parttable::check_gpt_headers(f, size, &sectors)
+        .map_err(|e| anyhow::anyhow!("refusing the partition table: {e}"))
+}
+
 /// `read_table` of the disk or image file at `disk`, errors naming it.
 pub fn read_table_at(disk: &std::path::Path) -> Result<Table> {
     let f = File::open(disk).with_context(|| format!("cannot open {}", disk.display()))?;
@@ -56,20 +81,31 @@ pub fn read_table(f: &File) -> Result<Table> {
     r.read_exact(&mut s0)
         .context("reading the first sector of the target")?;
     if has_protective_entry(&s0) {
+        check_gpt(f, ss)?;
         let gpt = gptman::GPT::read_from(&mut r, ss)
             .or_else(|_| gptman::GPT::find_from(&mut r))
             .context("the disk has a protective MBR but no readable GPT")?;
-        let partitions = gpt
-            .iter()
-            .filter(|(_, p)| p.is_used() && p.ending_lba >= p.starting_lba)
-            .map(|(n, p)| Partition {
+        let mut partitions = Vec::new();
+        for (n, p) in gpt.iter() {
+            if !p.is_used() || p.ending_lba < p.starting_lba {
+                continue;
+            }
+            let ss = gpt.sector_size;
+            let start = p.starting_lba.checked_mul(ss);
+            let size = (p.ending_lba - p.starting_lba)
+                .checked_add(1)
+                .and_then(|s| s.checked_mul(ss));
+            let (Some(start), Some(size)) = (start, size) else {
+                bail!("GPT partition {n} lies beyond any disk (LBAs overflow 64 bits)");
+            };
+            partitions.push(Partition {
                 number: n,
-                start: p.starting_lba * gpt.sector_size,
-                size: (p.ending_lba - p.starting_lba + 1) * gpt.sector_size,
+                start,
+                size,
                 bootable: p.attribute_bits & GPT_ATTR_LEGACY_BOOTABLE != 0,
                 name: Some(p.partition_name.as_str().to_string()).filter(|s| !s.is_empty()),
-            })
-            .collect();
+            });
+        }
         return Ok(Table {
             kind: TableKind::Gpt,
             sector_size: gpt.sector_size,
@@ -131,6 +167,7 @@ pub fn set_bootable(f: &File, table: &Table, number: u32) -> Result<()> {
                 .context("writing the MBR active flag")?;
         }
         TableKind::Gpt => {
+            check_gpt(f, table.sector_size)?;
             let mut gpt = gptman::GPT::read_from(&mut w, table.sector_size)
                 .context("re-reading the GPT to set the bootable attribute")?;
             let p = &mut gpt[number];
@@ -179,6 +216,43 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("sector 0"), "{e}");
+    }
+
+    /// Regression (issue 14): a GPT header stating 2^32 - 1 entries with a valid CRC made
+    /// gptman allocate hundreds of GiB and abort.
+    #[test]
+    fn huge_gpt_entry_count_is_an_error_not_an_abort() {
+        let f = File::open(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fuzz/regressions/partition_table-gpt-huge-entry-count"
+        ))
+        .unwrap();
+        let e = format!("{:#}", read_table(&f).unwrap_err());
+        assert!(e.contains("4294967295 partition entries"), "{e}");
+    }
+
+    /// A 512-byte GPT whose 25th entry (at byte 4096, where a 4096-byte GPT's header would
+    /// be) has a type GUID starting with "EFI PART": gptman never reads that as a header, so
+    /// it is not judged as one.
+    #[test]
+    fn a_512_byte_gpt_is_not_judged_as_a_4096_byte_one() {
+        let mut f = tempfile::tempfile().unwrap();
+        f.set_len(8 << 20).unwrap();
+        let mut gpt = gptman::GPT::new_from(&mut f, 512, [7; 16]).unwrap();
+        let mut guid = [0xffu8; 16];
+        guid[..8].copy_from_slice(b"EFI PART");
+        gpt[25] = gptman::GPTPartitionEntry {
+            partition_type_guid: guid,
+            unique_partition_guid: [2; 16],
+            starting_lba: 2048,
+            ending_lba: 4095,
+            attribute_bits: 0,
+            partition_name: "odd".into(),
+        };
+        gpt.write_into(&mut f).unwrap();
+        gptman::GPT::write_protective_mbr_into(&mut f, 512).unwrap();
+        check_gpt(&f, 512).unwrap();
+        assert_eq!(read_table(&f).unwrap().partitions[0].number, 25);
     }
 
     fn disk(size: u64) -> (tempfile::TempDir, std::path::PathBuf) {
