@@ -14,6 +14,7 @@ pub mod cli;
 pub mod dm;
 #[cfg(test)]
 mod fixture_tests;
+pub mod hint_ops;
 pub mod hints;
 pub mod holders;
 pub mod ioctl;
