@@ -236,6 +236,49 @@ mod selection {
     }
 
     #[test]
+    fn reads_the_fields_of_ironics_new_keys() {
+        let sys = fixture("server");
+        let sdf = sys.device("sdf").unwrap();
+        assert_eq!(sdf.hctl.as_deref(), Some("7:0:0:0"), "from scsi_device/");
+        assert_eq!(
+            sdf.transport.as_deref(),
+            Some("sas"),
+            "the host has sas_host/"
+        );
+        assert_eq!(
+            sdf.wwn.as_deref(),
+            Some("naa.600508b1001c4d5e6f7a8b9c0d1e2f30")
+        );
+        assert_eq!(sdf.wwn_udev().as_deref(), Some("0x600508b1001c4d5e"));
+        assert_eq!(
+            sdf.wwn_with_extension.as_deref(),
+            Some("0x600508b1001c4d5e6f7a8b9c0d1e2f30")
+        );
+        assert_eq!(
+            sdf.wwn_vendor_extension.as_deref(),
+            Some("0x6f7a8b9c0d1e2f30")
+        );
+        let sde = sys.device("sde").unwrap();
+        assert_eq!(sde.transport.as_deref(), Some("sata"), "proc_name ahci");
+        assert_eq!(
+            sde.wwn_with_extension.as_deref(),
+            Some("0x5002538e40a0b003")
+        );
+        assert_eq!(sde.wwn_vendor_extension, None);
+        let nv = sys.device("nvme0n1").unwrap();
+        assert_eq!(
+            (nv.hctl.as_deref(), nv.wwn_with_extension.as_deref()),
+            (None, None)
+        );
+        let vm = fixture("vm");
+        assert_eq!(
+            vm.device("vdb").unwrap().transport.as_deref(),
+            Some("virtio")
+        );
+        assert_eq!(vm.device("vdb").unwrap().hctl, None);
+    }
+
+    #[test]
     fn holder_teardown_order_and_closure() {
         let sys = fixture("server");
         assert_eq!(sys.holders_top_down("sdb"), ["dm-0"]);
