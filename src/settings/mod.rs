@@ -748,6 +748,15 @@ mod tests {
         for (i, l) in forms.into_iter().enumerate() {
             assert_eq!(hints_of(l), want, "form {i}");
         }
+        // Without blanks the command line needs no quotes.
+        assert_eq!(
+            hints_of(
+                cmdline::parse("rdinstall.disk_hint=tran=nvme,size=<=1000")
+                    .unwrap()
+                    .layer
+            ),
+            hints_of(flag_layer(r#"{"tran": "nvme", "size": "<= 1000"}"#))
+        );
         // Ironic's bare size is GiB in the YAML mapping and JSON forms alike.
         assert_eq!(
             hints_of(yaml::parse("disk_hint: {size: 100, tran: sas}\n", "t").unwrap()),
