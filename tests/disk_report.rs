@@ -31,6 +31,14 @@ fn text_table_marks_the_choice_and_the_skips() {
     assert!(line("nvme1n1").contains("too small (2.0 GiB < 4.0 GiB)"));
     assert!(line("sr0").contains("optical device"));
     assert!(line("sdb2").contains("held by dm-0"));
+    // The fields Ironic's tran and hctl hints match are shown.
+    let words = |l: &str| l.split_whitespace().map(String::from).collect::<Vec<_>>();
+    assert_eq!(words(t.lines().next().unwrap())[2..4], ["TRAN", "HCTL"]);
+    assert_eq!(
+        words(&line("sdf"))[1..5],
+        ["600.0", "GiB", "sas", "7:0:0:0"],
+        "{t}"
+    );
     assert!(t.ends_with("disk=auto: sdd\n"), "{t}");
 }
 
