@@ -31,6 +31,14 @@ fn text_table_marks_the_choice_and_the_skips() {
     assert!(line("nvme1n1").contains("too small (2.0 GiB < 4.0 GiB)"));
     assert!(line("sr0").contains("optical device"));
     assert!(line("sdb2").contains("held by dm-0"));
+    // The fields Ironic's tran and hctl hints match are shown.
+    let words = |l: &str| l.split_whitespace().map(String::from).collect::<Vec<_>>();
+    assert_eq!(words(t.lines().next().unwrap())[2..4], ["TRAN", "HCTL"]);
+    assert_eq!(
+        words(&line("sdf"))[1..5],
+        ["600.0", "GiB", "sas", "7:0:0:0"],
+        "{t}"
+    );
     assert!(t.ends_with("disk=auto: sdd\n"), "{t}");
 }
 
@@ -58,7 +66,9 @@ fn json_has_every_field_and_the_hint_verdicts() {
         "name": "sda", "path": format!("{}/tests/fixtures/sysfs/server/dev/sda", env!("CARGO_MANIFEST_DIR")),
         "dev": "8:0", "kind": "disk", "size": 500u64 << 30, "logical_sector": 512,
         "physical_sector": 4096, "model": "ST500DM002-1BD142", "vendor": "ATA",
-        "serial": "Z3T1A2B3", "wwn": "naa.5000c5007a1b2c3d", "rotational": true,
+        "serial": "Z3T1A2B3", "wwn": "naa.5000c5007a1b2c3d",
+        "wwn_with_extension": "0x5000c5007a1b2c3d", "wwn_vendor_extension": null,
+        "rotational": true,
         "removable": false, "ro": false, "hctl": "0:0:0:0",
         "by_id": ["ata-ST500DM002-1BD142_Z3T1A2B3", "wwn-0x5000c5007a1b2c3d"],
         "by_path": ["pci-0000:00:1f.2-ata-1"], "transport": "sata", "holders": [],

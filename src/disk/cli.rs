@@ -49,6 +49,7 @@ fn table(verdicts: &[Verdict], choice: &Result<String, String>) -> String {
         "NAME".into(),
         "SIZE".into(),
         "TRAN".into(),
+        "HCTL".into(),
         "MODEL".into(),
         "SERIAL".into(),
         "BY-PATH".into(),
@@ -75,6 +76,7 @@ fn table(verdicts: &[Verdict], choice: &Result<String, String>) -> String {
             d.name.clone(),
             human_size(d.size),
             d.transport.clone().unwrap_or_default(),
+            d.hctl.clone().unwrap_or_default(),
             d.model.clone().unwrap_or_default(),
             d.serial.clone().unwrap_or_default(),
             d.by_path.first().cloned().unwrap_or_default(),
@@ -89,6 +91,7 @@ fn table(verdicts: &[Verdict], choice: &Result<String, String>) -> String {
                 "".into(),
                 "".into(),
                 "".into(),
+                "".into(),
                 if p.holders.is_empty() {
                     "".into()
                 } else {
@@ -97,7 +100,7 @@ fn table(verdicts: &[Verdict], choice: &Result<String, String>) -> String {
             ]);
         }
     }
-    let mut width = [0usize; 8];
+    let mut width = [0usize; 9];
     for r in &rows {
         for (w, c) in width.iter_mut().zip(r) {
             *w = (*w).max(c.chars().count());

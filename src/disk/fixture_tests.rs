@@ -16,7 +16,7 @@ mod selection {
     }
 
     fn choose(sys: &System, min: Option<u64>, hint: Option<&str>) -> Result<String, String> {
-        let h = hint.map(|h| Hints::parse(h).unwrap());
+        let h = hint.map(Hints::parse).transpose()?;
         evaluate(sys, min, h.as_ref()).1
     }
 
@@ -231,6 +231,121 @@ mod selection {
         assert!(!e.contains("nvme1n1 (2.0 GiB, Tiny NVMe, serial TINY0001, by-path pci-0000:3e:00.0-nvme-1): too small (2.0 GiB < 4.0 GiB), disk_hint"), "hint fields only for otherwise eligible disks: {e}");
         assert!(
             e.contains("not disks (loop/ram/zram/dm/md/optical): dm-0 loop0 md127 sr0 zram0"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn reads_the_fields_of_ironics_new_keys() {
+        let sys = fixture("server");
+        let sdf = sys.device("sdf").unwrap();
+        assert_eq!(sdf.hctl.as_deref(), Some("7:0:0:0"), "from scsi_device/");
+        assert_eq!(
+            sdf.transport.as_deref(),
+            Some("sas"),
+            "the host has sas_host/"
+        );
+        assert_eq!(
+            sdf.wwn.as_deref(),
+            Some("naa.600508b1001c4d5e6f7a8b9c0d1e2f30")
+        );
+        assert_eq!(sdf.wwn_udev().as_deref(), Some("0x600508b1001c4d5e"));
+        assert_eq!(
+            sdf.wwn_with_extension.as_deref(),
+            Some("0x600508b1001c4d5e6f7a8b9c0d1e2f30")
+        );
+        assert_eq!(
+            sdf.wwn_vendor_extension.as_deref(),
+            Some("0x6f7a8b9c0d1e2f30")
+        );
+        let sde = sys.device("sde").unwrap();
+        assert_eq!(sde.transport.as_deref(), Some("sata"), "proc_name ahci");
+        assert_eq!(
+            sde.wwn_with_extension.as_deref(),
+            Some("0x5002538e40a0b003")
+        );
+        assert_eq!(sde.wwn_vendor_extension, None);
+        let nv = sys.device("nvme0n1").unwrap();
+        assert_eq!(
+            (nv.hctl.as_deref(), nv.wwn_with_extension.as_deref()),
+            (None, None)
+        );
+        let vm = fixture("vm");
+        assert_eq!(
+            vm.device("vdb").unwrap().transport.as_deref(),
+            Some("virtio")
+        );
+        assert_eq!(vm.device("vdb").unwrap().hctl, None);
+    }
+
+    #[test]
+    fn ironic_hints_pick_by_each_key() {
+        let sys = fixture("server");
+        let pick = |h: &str| choose(&sys, None, Some(h));
+        // Eligible: sda (500 GiB SATA HDD), sdd and sde (240 GiB SATA SSDs), sdf (600 GiB SAS).
+        for (hint, want) in [
+            ("hctl=2:0:0:0", "sdd"),
+            ("hctl=<or> 9:0:0:0 <or> 3:0:0:0", "sde"),
+            ("hctl=s>= 7", "sdf"),
+            ("tran=sas", "sdf"),
+            ("tran=SATA,rotational=true", "sda"),
+            ("tran=<in> at,size=>= 400", "sda"),
+            (
+                "wwn_with_extension=0x600508b1001c4d5e6f7a8b9c0d1e2f30",
+                "sdf",
+            ),
+            ("wwn_with_extension=0x5002538e40a0b003", "sde"),
+            ("wwn_with_extension=<in> 6f7a8b9c", "sdf"),
+            ("wwn_vendor_extension=0x6f7a8b9c0d1e2f30", "sdf"),
+            ("wwn=0x600508b1001c4d5e", "sdf"),
+            ("wwn=naa.600508b1001c4d5e6f7a8b9c0d1e2f30", "sdf"),
+            ("wwn=<in> 40a0b002", "sdd"),
+            ("size=>= 550", "sdf"),
+            ("size=== 500", "sda"),
+            ("size=<range-in> [500 600)", "sda"),
+            ("size=<range-in> (500 600]", "sdf"),
+            ("size=<or> 240 <or> 600,tran=s!= sata", "sdf"),
+            ("size=< 250,serial=<in> 100002", "sdd"),
+            ("model=<in> ST500", "sda"),
+            ("model=<all-in> husmm 1640", "sdf"),
+            ("vendor=s== hgst", "sdf"),
+            ("serial=<or> nope <or> s3z2nb0k100003", "sde"),
+            ("name=<or> /dev/nvme9n1 <or> sdd", "sdd"),
+            ("name=s== /dev/sde", "sde"),
+            ("by_path=<in> sas-phy0", "sdf"),
+            ("by_path=/dev/disk/by-path/pci-0000:00:1f.2-ata-3", "sdd"),
+            (r#"{"tran": "sas"}"#, "sdf"),
+            (r#"{"size": 500}"#, "sda"),
+            (r#"{"size": "<= 300", "hctl": "3:0:0:0"}"#, "sde"),
+            (
+                r#"{"rotational": false, "model": "<in> samsung", "serial": "s> s3z2nb0k100002"}"#,
+                "sde",
+            ),
+        ] {
+            assert_eq!(pick(hint).as_deref(), Ok(want), "{hint}");
+        }
+    }
+
+    #[test]
+    fn ironic_hints_that_match_several_or_none_say_so() {
+        let sys = fixture("server");
+        let e = choose(&sys, None, Some("tran=sata,size=<= 300")).unwrap_err();
+        assert!(
+            e.contains("matches 2 disks") && e.contains("sdd (") && e.contains("sde ("),
+            "{e}"
+        );
+        let e = choose(&sys, None, Some("size=>= 100")).unwrap_err();
+        assert!(e.contains("matches 4 disks"), "{e}");
+        let e = choose(&sys, None, Some("size=== 240.5")).unwrap_err();
+        assert!(e.contains("not an integer number of GiB"), "{e}");
+        let e = choose(&sys, None, Some("tran=nvme")).unwrap_err();
+        assert!(e.contains("tran=nvme: tran is \"sata\""), "{e}");
+        assert!(e.contains("tran=nvme: tran is \"sas\""), "{e}");
+        let e = choose(&sys, None, Some("size=== 239")).unwrap_err();
+        assert!(e.contains("size=== 239: size is 240.0 GiB"), "{e}");
+        let e = choose(&sys, None, Some("wwn_vendor_extension=0x1")).unwrap_err();
+        assert!(
+            e.contains("wwn_vendor_extension=0x1: wwn_vendor_extension is unknown"),
             "{e}"
         );
     }

@@ -4,7 +4,7 @@
 //! | module | job |
 //! | --- | --- |
 //! | `sysfs`, `mounts` | what the kernel says about block devices, mounts and swap |
-//! | `hints`, `select` | `disk_hint` parsing/matching and the `disk=auto` choice |
+//! | `hints`, `hint_ops`, `select` | `disk_hint` (Ironic's root device hints and their operators) parsing/matching and the `disk=auto` choice |
 //! | `safety` | refusing disks in use |
 //! | `holders`, `dm`, `md` | tearing down device-mapper and md holders, swapoff |
 //! | `signatures`, `parttable`, `wipe` | finding and erasing on-disk signatures |
@@ -14,6 +14,7 @@ pub mod cli;
 pub mod dm;
 #[cfg(test)]
 mod fixture_tests;
+pub mod hint_ops;
 pub mod hints;
 pub mod holders;
 pub mod ioctl;

@@ -113,7 +113,12 @@ pub struct BlockDevice {
     pub model: Option<String>,
     pub vendor: Option<String>,
     pub serial: Option<String>,
+    /// The unit's identifier as sysfs has it (`wwid`: `naa.…`, `eui.…`, `t10.…`).
     pub wwn: Option<String>,
+    /// udev's `ID_WWN_WITH_EXTENSION` (see `wwn_parts`).
+    pub wwn_with_extension: Option<String>,
+    /// udev's `ID_WWN_VENDOR_EXTENSION`: only NAA 6 ids have one.
+    pub wwn_vendor_extension: Option<String>,
     pub rotational: bool,
     pub removable: bool,
     pub ro: bool,
@@ -121,7 +126,8 @@ pub struct BlockDevice {
     pub hctl: Option<String>,
     pub by_id: Vec<String>,
     pub by_path: Vec<String>,
-    /// sata, scsi, nvme, virtio, usb, mmc, xen, virtual, …
+    /// sata, ata, sas, fc, iscsi, spi, usb, nvme, virtio, mmc, scsi, xen, virtual (see
+    /// `transport_of`); Ironic's `tran`.
     pub transport: Option<String>,
     /// Direct holders of the disk and of its partitions (`dm-0`, `md127`).
     pub holders: Vec<String>,
@@ -213,23 +219,62 @@ fn vpd_serial(p: &Path) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
-/// Transport from the device's path in the sysfs device tree.
-fn transport_of(real: &Path) -> Option<String> {
+/// The SCSI host directory a disk hangs off (`…/host0/target0:0:0/0:0:0:0/block/sda`).
+fn scsi_host_dir(real: &Path) -> Option<&Path> {
+    real.ancestors().find(|p| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("host"))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
+/// Transport, named as lsblk's TRAN column (which IPA reports for Ironic's `tran` hint)
+/// names it, from the disk's place in the sysfs device tree:
+/// - a SCSI disk: by the transport class of its host — `spi_host` → `spi`, `fc_host` →
+///   `fc`, `sas_host` (or an `end_device-` on the path) → `sas`, `iscsi_host` → `iscsi`;
+///   else a `usb` bus on the path → `usb`; else the host driver's `proc_name`: `ahci*`/
+///   `sata*` → `sata`, other `*ata*` → `ata`; else a libata port (`ataN`) on the path →
+///   `sata`; any other SCSI host (virtio-scsi, RAID HBAs) → `scsi`, where lsblk says
+///   nothing;
+/// - otherwise by the path or name: `usb`, `nvme`, `virtio`, `mmc`, `xen`, `virtual`.
+fn transport_of(real: &Path, name: &str) -> Option<String> {
     let s = real.to_string_lossy();
-    let t = if s.contains("/usb") {
+    let t = if let Some(host) = scsi_host_dir(real) {
+        let class = |c: &str| host.join(c).is_dir();
+        let proc_name = host
+            .file_name()
+            .and_then(|h| read_attr(&host.join("scsi_host").join(h).join("proc_name")))
+            .unwrap_or_default();
+        if class("spi_host") {
+            "spi"
+        } else if class("fc_host") {
+            "fc"
+        } else if class("sas_host") || s.contains("/end_device-") {
+            "sas"
+        } else if class("iscsi_host") {
+            "iscsi"
+        } else if s.contains("/usb") {
+            "usb"
+        } else if proc_name.starts_with("ahci") || proc_name.starts_with("sata") {
+            "sata"
+        } else if proc_name.contains("ata") {
+            "ata"
+        } else if s.contains("/ata") {
+            "sata"
+        } else {
+            "scsi"
+        }
+    } else if s.contains("/usb") {
         "usb"
-    } else if s.contains("/nvme") {
+    } else if name.starts_with("nvme") || s.contains("/nvme") {
         "nvme"
     } else if s.contains("/virtio") {
         "virtio"
-    } else if s.contains("/ata") {
-        "sata"
     } else if s.contains("/mmc_host") || s.contains("/mmc") {
         "mmc"
     } else if s.contains("/vbd-") || s.contains("/xen") {
         "xen"
-    } else if s.contains("/host") && s.contains("/target") {
-        "scsi"
     } else if s.contains("/virtual/") {
         "virtual"
     } else {
@@ -238,18 +283,69 @@ fn transport_of(real: &Path) -> Option<String> {
     Some(t.to_string())
 }
 
-/// The last path component that looks like `H:C:T:L`.
-fn hctl_of(real: &Path) -> Option<String> {
-    real.components()
-        .rev()
-        .filter_map(|c| c.as_os_str().to_str())
-        .find(|c| {
-            let p: Vec<&str> = c.split(':').collect();
-            p.len() == 4
-                && p.iter()
-                    .all(|x| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit()))
+/// True for `H:C:T:L`.
+fn is_hctl(c: &str) -> bool {
+    let p: Vec<&str> = c.split(':').collect();
+    p.len() == 4
+        && p.iter()
+            .all(|x| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The SCSI address: the name under `device/scsi_device/` (where IPA reads it), else the
+/// last path component that looks like `H:C:T:L`.
+fn hctl_of(dev_dir: &Path, real: &Path) -> Option<String> {
+    list_dir(&dev_dir.join("device/scsi_device"))
+        .into_iter()
+        .find(|n| is_hctl(n))
+        .or_else(|| {
+            real.components()
+                .rev()
+                .filter_map(|c| c.as_os_str().to_str())
+                .find(|c| is_hctl(c))
+                .map(String::from)
         })
-        .map(String::from)
+}
+
+/// The WWN fields udev derives from a SCSI/ATA NAA identifier (sysfs `wwid`, e.g.
+/// `naa.5000c5007a1b2c3d`), which IPA reports as `wwn`, `wwn_with_extension` and
+/// `wwn_vendor_extension`: a 16-digit (NAA 2/3/5) id is all three's first two; a 32-digit
+/// NAA 6 ("registered extended") id is its first 16 digits, the whole, and its last 16.
+/// Other ids (NVMe `eui.`/`nvme.`, SCSI `t10.`) have no udev WWN split: `None`s.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WwnParts {
+    pub wwn: Option<String>,
+    pub with_extension: Option<String>,
+    pub vendor_extension: Option<String>,
+}
+
+pub fn wwn_parts(id: &str) -> WwnParts {
+    let id = id.trim().to_ascii_lowercase();
+    let Some(hex) = id.strip_prefix("naa.") else {
+        return WwnParts::default();
+    };
+    if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return WwnParts::default();
+    }
+    match hex.len() {
+        16 => WwnParts {
+            wwn: Some(format!("0x{hex}")),
+            with_extension: Some(format!("0x{hex}")),
+            vendor_extension: None,
+        },
+        32 => WwnParts {
+            wwn: Some(format!("0x{}", &hex[..16])),
+            with_extension: Some(format!("0x{hex}")),
+            vendor_extension: Some(format!("0x{}", &hex[16..])),
+        },
+        _ => WwnParts::default(),
+    }
+}
+
+impl BlockDevice {
+    /// udev's `ID_WWN` for this disk, when it differs in spelling from `wwn`.
+    pub fn wwn_udev(&self) -> Option<String> {
+        self.wwn.as_deref().and_then(|w| wwn_parts(w).wwn)
+    }
 }
 
 impl System {
@@ -326,6 +422,10 @@ impl System {
                     .and_then(|s| s.parse().ok())
                     .unwrap_or(0),
             });
+            let wwn = attr("wwid")
+                .or_else(|| attr("device/wwid"))
+                .or_else(|| attr("device/wwn"));
+            let parts = wwn.as_deref().map(wwn_parts).unwrap_or_default();
             devices.push(BlockDevice {
                 path: roots.dev_node(name),
                 dev,
@@ -342,20 +442,20 @@ impl System {
                 serial: attr("device/serial")
                     .or_else(|| attr("serial"))
                     .or_else(|| vpd_serial(&d.join("device/vpd_pg80"))),
-                wwn: attr("wwid")
-                    .or_else(|| attr("device/wwid"))
-                    .or_else(|| attr("device/wwn")),
+                wwn,
+                wwn_with_extension: parts.with_extension,
+                wwn_vendor_extension: parts.vendor_extension,
                 rotational: attr("queue/rotational").as_deref() == Some("1"),
                 removable: attr("removable").as_deref() == Some("1"),
                 ro: attr("ro").as_deref() == Some("1"),
                 hctl: if kind == DeviceKind::Disk || kind == DeviceKind::Optical {
-                    hctl_of(&real)
+                    hctl_of(&d, &real)
                 } else {
                     None
                 },
                 by_id: by_id.get(name).cloned().unwrap_or_default(),
                 by_path: by_path.get(name).cloned().unwrap_or_default(),
-                transport: transport_of(&real),
+                transport: transport_of(&real, name),
                 holders,
                 partitions,
                 mounts: vec![],
@@ -568,10 +668,40 @@ mod tests {
         let p = Path::new(
             "/sys/devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sda",
         );
-        assert_eq!(transport_of(p).as_deref(), Some("sata"));
-        assert_eq!(hctl_of(p).as_deref(), Some("0:0:0:0"));
+        assert_eq!(transport_of(p, "sda").as_deref(), Some("sata"));
+        assert_eq!(
+            hctl_of(Path::new("/nonexistent"), p).as_deref(),
+            Some("0:0:0:0")
+        );
         let v = Path::new("/sys/devices/pci0000:00/0000:00:02.0/virtio1/block/vda");
-        assert_eq!(transport_of(v).as_deref(), Some("virtio"));
-        assert_eq!(hctl_of(v), None);
+        assert_eq!(transport_of(v, "vda").as_deref(), Some("virtio"));
+        assert_eq!(hctl_of(Path::new("/nonexistent"), v), None);
+        let sas = Path::new(
+            "/sys/devices/pci0000:00/0000:00:03.0/0000:02:00.0/host7/port-7:0/end_device-7:0/target7:0:0/7:0:0:0/block/sdf",
+        );
+        assert_eq!(transport_of(sas, "sdf").as_deref(), Some("sas"));
+        let vscsi = Path::new(
+            "/sys/devices/pci0000:00/0000:00:05.0/virtio3/host2/target2:0:0/2:0:0:0/block/sdb",
+        );
+        assert_eq!(transport_of(vscsi, "sdb").as_deref(), Some("scsi"));
+        let nv = Path::new("/sys/devices/pci0000:00/0000:00:1d.0/0000:3d:00.0/nvme/nvme0/nvme0n1");
+        assert_eq!(transport_of(nv, "nvme0n1").as_deref(), Some("nvme"));
+    }
+
+    #[test]
+    fn wwn_parts_as_udev_splits_them() {
+        let p = wwn_parts("naa.600508b1001c4d5e6f7a8b9c0d1e2f30");
+        assert_eq!(p.wwn.as_deref(), Some("0x600508b1001c4d5e"));
+        assert_eq!(
+            p.with_extension.as_deref(),
+            Some("0x600508b1001c4d5e6f7a8b9c0d1e2f30")
+        );
+        assert_eq!(p.vendor_extension.as_deref(), Some("0x6f7a8b9c0d1e2f30"));
+        let a = wwn_parts("naa.5000C5007A1B2C3D");
+        assert_eq!(a.wwn, a.with_extension);
+        assert_eq!(a.wwn.as_deref(), Some("0x5000c5007a1b2c3d"));
+        assert_eq!(a.vendor_extension, None);
+        assert_eq!(wwn_parts("eui.0025385b71b0a1c2"), WwnParts::default());
+        assert_eq!(wwn_parts("t10.ATA     QEMU HARDDISK"), WwnParts::default());
     }
 }

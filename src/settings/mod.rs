@@ -786,4 +786,97 @@ mod tests {
         assert!(!j.contains("s3cret"));
         assert!(j.contains("<redacted>"));
     }
+
+    /// The hints a resolved layer's `disk_hint` parses to, ordered by key (the JSON form
+    /// keeps no order).
+    fn hints_of(l: Layer) -> Vec<(String, crate::disk::hints::Hint)> {
+        let s = Settings::resolve(&[l], false).unwrap();
+        let h = crate::disk::hints::Hints::parse(s.disk_hint.as_deref().unwrap()).unwrap();
+        let mut v: Vec<_> = h.pairs.into_iter().map(|(k, _)| k).zip(h.hints).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    fn flag_layer(hint: &str) -> Layer {
+        use clap::Parser;
+        let cli =
+            crate::cli::Cli::try_parse_from(["rdinstall", "install", "--disk-hint", hint]).unwrap();
+        match cli.command {
+            crate::cli::Command::Install(a) => a.flags.layer(),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn disk_hint_is_the_same_from_cmdline_yaml_and_flags() {
+        let pairs = "size=>= 100,model=<in> Samsung SSD,rotational=false";
+        let want = hints_of(flag_layer(pairs));
+        assert_eq!(want.len(), 3);
+        let forms = [
+            cmdline::parse(&format!(
+                "console=ttyS0 rdinstall.disk_hint=\"{pairs}\" quiet"
+            ))
+            .unwrap()
+            .layer,
+            cmdline::parse(&format!("\"rdinstall.disk-hint={pairs}\""))
+                .unwrap()
+                .layer,
+            yaml::parse(&format!("disk_hint: \"{pairs}\"\n"), "t").unwrap(),
+            yaml::parse(
+                "disk_hint: {size: \">= 100\", model: \"<in> Samsung SSD\", rotational: false}\n",
+                "t",
+            )
+            .unwrap(),
+            yaml::parse(
+                "disk_hint:\n  size: '>= 100'\n  model: <in> Samsung SSD\n  rotational: no\n",
+                "t",
+            )
+            .unwrap(),
+            flag_layer(r#"{"model": "<in> Samsung SSD", "size": ">= 100", "rotational": false}"#),
+        ];
+        for (i, l) in forms.into_iter().enumerate() {
+            assert_eq!(hints_of(l), want, "form {i}");
+        }
+        // Without blanks the command line needs no quotes.
+        assert_eq!(
+            hints_of(
+                cmdline::parse("rdinstall.disk_hint=tran=nvme,size=<=1000")
+                    .unwrap()
+                    .layer
+            ),
+            hints_of(flag_layer(r#"{"tran": "nvme", "size": "<= 1000"}"#))
+        );
+        // Ironic's bare size is GiB in the YAML mapping and JSON forms alike.
+        assert_eq!(
+            hints_of(yaml::parse("disk_hint: {size: 100, tran: sas}\n", "t").unwrap()),
+            hints_of(flag_layer(r#"{"size": 100, "tran": "sas"}"#))
+        );
+        // Errors name the spelling used.
+        let e = Settings::resolve(
+            &[cmdline::parse("rdinstall.disk_hint=size=s==1")
+                .unwrap()
+                .layer],
+            true,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("rdinstall.disk_hint=") && e.contains("s== compares text"),
+            "{e}"
+        );
+        let e = Settings::resolve(&[flag_layer("colour=red")], false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--disk-hint") && e.contains("\"colour\""), "{e}");
+        let e = Settings::resolve(
+            &[yaml::parse("disk_hint: {colour: red}\n", "t").unwrap()],
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("disk_hint:") && e.contains("unknown root device hint \"colour\""),
+            "{e}"
+        );
+    }
 }

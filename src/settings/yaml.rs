@@ -29,6 +29,9 @@ pub fn parse(text: &str, source: &str) -> Result<Layer, SettingError> {
             });
         }
         let text = match v {
+            // Ironic's root_device object, written as a YAML mapping: handed on as the JSON
+            // text `disk_hint` also accepts, so every spelling goes through one parser.
+            Value::Mapping(m) if key == "disk_hint" => mapping_as_json(&key, m)?,
             Value::Sequence(items) => items
                 .iter()
                 .map(|i| scalar(&key, i))
@@ -39,6 +42,24 @@ pub fn parse(text: &str, source: &str) -> Result<Layer, SettingError> {
         layer.push(&key, text);
     }
     Ok(layer)
+}
+
+fn mapping_as_json(key: &str, m: serde_yaml::Mapping) -> Result<String, SettingError> {
+    let bad = |m: String| SettingError {
+        spelled: format!("{key}:"),
+        value: String::new(),
+        message: m,
+    };
+    let mut obj = serde_json::Map::new();
+    for (k, v) in m {
+        let Value::String(k) = k else {
+            return Err(bad(format!("hint names must be strings, got {k:?}")));
+        };
+        let v = serde_json::to_value(&v)
+            .map_err(|e| bad(format!("{k}: cannot be used as a hint value: {e}")))?;
+        obj.insert(k, v);
+    }
+    Ok(serde_json::Value::Object(obj).to_string())
 }
 
 fn scalar(key: &str, v: &Value) -> Result<String, SettingError> {
