@@ -514,3 +514,30 @@ fn reference_bzip2_of_free_space_installs_in_bounded_memory() {
         .unwrap();
     assert!(kib < 64 * 1024, "peak RSS {kib} KiB, the bound is 64 MiB");
 }
+
+/// An xz header may ask for a 1.5 GiB dictionary; a machine running from a ramdisk may not
+/// have it. Refused before anything is written, with what to do.
+#[test]
+fn an_xz_stream_asking_for_too_much_memory_is_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let image = work.path().join("huge-dict.xz");
+    let made = Command::new("sh")
+        .arg("-c")
+        .arg("printf 'hello, world' | xz --lzma2=dict=1536MiB -c > \"$OUT\"")
+        .env("OUT", &image)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let disk = Disk::filled(8 << 20, Some(0xee));
+    let o = install(image.to_str().unwrap(), &disk, &["--progress", "none"]);
+    let t = text(&o);
+    assert_eq!(code(&o), 3, "{t}");
+    assert!(
+        t.contains("more than 256 MiB") && t.contains("xz -9"),
+        "{t}"
+    );
+    assert!(
+        disk.bytes().iter().all(|&b| b == 0xee),
+        "the disk was touched"
+    );
+}
