@@ -389,3 +389,40 @@ fn damaged_streams_fail_cleanly_never_panic() {
         let _ = bzip2par::split_blocks(&junk);
     }
 }
+
+/// Inputs the differential fuzz target (fuzz/fuzz_targets/bzip2_decode.rs) found where
+/// rdinstall and libbzip2 disagreed: now both decode the same bytes, or both reject.
+#[test]
+fn fuzz_regressions_agree_with_the_reference_bzip2() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    let mut seen = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.starts_with("bzip2_decode-") {
+            continue;
+        }
+        seen += 1;
+        let input = std::fs::read(&path).unwrap();
+        let reference = Command::new("bzip2")
+            .arg("-dc")
+            .arg(&path)
+            .output()
+            .expect("running bzip2");
+        let ours = decode(&input, 2);
+        match ours {
+            Ok(out) => {
+                assert!(
+                    reference.status.success(),
+                    "{name}: only rdinstall decodes it"
+                );
+                assert!(out == reference.stdout, "{name}: different bytes");
+            }
+            Err(e) => assert!(
+                !reference.status.success(),
+                "{name}: only bzip2 decodes it: {e}"
+            ),
+        }
+    }
+    assert!(seen > 0, "no regression inputs in {}", dir.display());
+}

@@ -32,7 +32,7 @@ impl Default for Table {
 }
 
 impl Table {
-    /// Builds the table from code lengths (each 1..=20). Errors on an over-full code.
+    /// Builds the table from code lengths (each 1..=20).
     pub fn build(&mut self, lengths: &[u8]) -> Result<(), &'static str> {
         let mut count = [0u32; MAX_LEN as usize + 1];
         for &l in lengths {
@@ -54,25 +54,28 @@ impl Table {
             *i += 1;
         }
         self.fast.fill(0);
+        // Canonical codes, assigned exactly as libbzip2 does (BZ2_hbCreateDecodeTables): the
+        // codes of length `l` follow on from those of length `l - 1`, doubled. libbzip2 does
+        // not reject over-subscribed lengths (more codes than `l` bits can hold): the codes
+        // past the last `l`-bit pattern are simply unreachable, and so are all longer ones.
+        // Such tables decode, so they must decode here too, the same way.
         let mut code: u32 = 0;
         for l in 1..=MAX_LEN {
             let n = count[l as usize];
             let first = code;
-            if (first + n) as u64 > 1u64 << l {
-                return Err("over-subscribed Huffman code lengths");
-            }
+            let reachable_end = (first + n).min(1 << l);
             self.offset[l as usize] = first_index[l as usize] as i32 - first as i32;
-            self.limit[l as usize] = (first + n) << (MAX_LEN - l);
+            self.limit[l as usize] = reachable_end.max(first) << (MAX_LEN - l);
             if l <= FAST_BITS {
-                for k in 0..n {
-                    let sym = self.perm[(first_index[l as usize] + k) as usize];
-                    let c = first + k;
+                for c in first..reachable_end {
+                    let sym = self.perm[(first_index[l as usize] + c - first) as usize];
                     let lo = (c << (FAST_BITS - l)) as usize;
                     let hi = ((c + 1) << (FAST_BITS - l)) as usize;
                     self.fast[lo..hi].fill((sym << 5) | l as u16);
                 }
             }
-            code = (first + n) << 1;
+            // Past 2^l every longer code is unreachable: stop the values growing.
+            code = reachable_end.max(first.min(1 << l)) << 1;
         }
         Ok(())
     }
@@ -141,9 +144,45 @@ mod tests {
         assert_eq!(r.remaining(), 0);
     }
 
+    fn reader_for(bits: &str) -> Chunk {
+        let mut bytes = vec![0u8; bits.len().div_ceil(8)];
+        for (i, c) in bits.chars().enumerate() {
+            if c == '1' {
+                bytes[i / 8] |= 0x80 >> (i % 8);
+            }
+        }
+        Chunk::from_bits(&bytes, 0, bits.len(), 0)
+    }
+
+    /// libbzip2 decodes over-subscribed tables: the codes that fit are used, the rest are
+    /// unreachable (found by fuzzing against libbzip2).
     #[test]
-    fn rejects_oversubscribed_lengths() {
+    fn oversubscribed_lengths_decode_as_libbzip2_does() {
         let mut t = Table::default();
-        assert!(t.build(&[1, 1, 1]).is_err());
+        // sym0 = 0, sym1 = 1; sym2 (and sym3, length 2) unreachable.
+        t.build(&[1, 1, 1, 2]).unwrap();
+        let chunk = reader_for("0110");
+        let mut r = chunk.reader();
+        for want in [0, 1, 1, 0] {
+            assert_eq!(t.decode(&mut r).unwrap(), want);
+        }
+        // Over-subscribed at a long length: 12-bit codes past 2^12 are unreachable, and the
+        // reachable ones still decode through the slow path.
+        let mut lengths = vec![1u8];
+        lengths.extend(std::iter::repeat_n(12, 3000.min(257)));
+        t.build(&lengths).unwrap();
+        let chunk = reader_for("100000000000");
+        let mut r = chunk.reader();
+        // Code 0b100000000000 at 12 bits: the first 12-bit code is 0b1000_0000_0000.
+        assert_eq!(t.decode(&mut r).unwrap(), 1);
+    }
+
+    #[test]
+    fn unassigned_patterns_of_incomplete_tables_are_errors() {
+        let mut t = Table::default();
+        // Codes 0 and 10; "11" is no code.
+        t.build(&[1, 2]).unwrap();
+        let chunk = reader_for("11000000000000000000");
+        assert!(t.decode(&mut chunk.reader()).is_err());
     }
 }
