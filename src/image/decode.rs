@@ -62,21 +62,40 @@ fn resolve_threads(threads: usize) -> u32 {
 /// dictionary) needs about 65 MiB to decode; a header can ask for a 1.5 GiB dictionary,
 /// which a machine running from a ramdisk may not have: refused with a clear error.
 pub const XZ_MEMLIMIT: u64 = 256 << 20;
-/// Below this, liblzma decodes the blocks of a multi-block stream (`xz -T`, the block sizes
-/// written in the block headers) on several threads; a stream whose blocks need more per
-/// thread is decoded on fewer threads, down to one, rather than using more memory.
-pub const XZ_MEMLIMIT_THREADING: u64 = 48 << 20;
 
-/// liblzma's multithreaded stream decoder: blocks decoded in parallel when their headers
-/// carry their sizes (what `xz -T` writes), one thread otherwise (single-block streams); one
-/// stream at a time (no LZMA_CONCATENATED: what follows a stream is judged by `Members`).
+/// What the blocks of a multi-block stream (`xz -T`: sizes in the block headers) may use to
+/// be decoded on several threads. Each thread holds a whole block in and out (`xz -T0`'s
+/// default blocks are 24 MiB of output, plus the 8 MiB dictionary), so two threads need
+/// about 100 MiB: parallel xz cannot fit the 64 MiB other formats keep to. As `xz` itself
+/// does, a quarter of the available memory, here at most XZ_MEMLIMIT; a stream whose blocks
+/// need more decodes on fewer threads, down to one.
+fn xz_threading_budget() -> u64 {
+    let available = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemAvailable:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib << 10);
+    (available / 4).clamp(32 << 20, XZ_MEMLIMIT)
+}
+
+/// One xz stream at a time (no LZMA_CONCATENATED: what follows a stream is judged by
+/// `Members`). With one thread, liblzma's plain stream decoder (about 10 MiB for `xz -6`);
+/// otherwise its multithreaded decoder, which decodes independent blocks in parallel and a
+/// single-block stream on one thread.
 fn xz_decoder(input: Input, threads: u32) -> io::Result<liblzma::bufread::XzDecoder<Input>> {
-    let stream = liblzma::stream::MtStreamBuilder::new()
-        .threads(threads)
-        .memlimit_threading(XZ_MEMLIMIT_THREADING)
-        .memlimit_stop(XZ_MEMLIMIT)
-        .decoder()
-        .map_err(|e| io::Error::other(format!("xz: cannot start the decoder: {e}")))?;
+    let stream = if threads <= 1 {
+        liblzma::stream::Stream::new_stream_decoder(XZ_MEMLIMIT, 0)
+    } else {
+        liblzma::stream::MtStreamBuilder::new()
+            .threads(threads)
+            .memlimit_threading(xz_threading_budget())
+            .memlimit_stop(XZ_MEMLIMIT)
+            .decoder()
+    }
+    .map_err(|e| io::Error::other(format!("xz: cannot start the decoder: {e}")))?;
     Ok(liblzma::bufread::XzDecoder::new_stream(input, stream))
 }
 
