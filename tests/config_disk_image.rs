@@ -38,19 +38,7 @@ fn disk_image(dir: &Path, label: &str, parts: &[(u64, Fs)]) -> PathBuf {
         script.push_str(&format!("start={}, size={}\n", start * 2048, size * 2048));
         start += size;
     }
-    let mut c = Command::new("sfdisk")
-        .arg("-q")
-        .arg(&disk)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    c.stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    assert!(c.wait().unwrap().success());
+    sfdisk(&disk, &[], &script);
     let mut start = 1;
     for (i, (size, fs)) in parts.iter().enumerate() {
         let img = dir.join(format!("p{}.img", i + 1));
@@ -401,19 +389,11 @@ fn config_lands_in_fedoras_var_subvolume() {
     }
     // Partition 3 from 25 MiB on, 128 MiB.
     open_rw(&disk).set_len(155 * MIB).unwrap();
-    let mut c = Command::new("sfdisk")
-        .args(["-q", "--append"])
-        .arg(&disk)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    c.stdin
-        .take()
-        .unwrap()
-        .write_all(format!("start={}, size={}\n", 25 * 2048, 128 * 2048).as_bytes())
-        .unwrap();
-    assert!(c.wait().unwrap().success());
+    sfdisk(
+        &disk,
+        &["--append"],
+        &format!("start={}, size={}\n", 25 * 2048, 128 * 2048),
+    );
     copy_at(&part, &disk, 25 * MIB);
 
     let (r, log) = post_run(&disk, &disk_settings(), Some(SCRIPT), cloudconfig::inject);

@@ -12,7 +12,6 @@ use rdinstall::disk::Target;
 use rdinstall::machine::Machine;
 use rdinstall::report::Events;
 use rdinstall::settings::{Bootloader, ImageKind, Settings};
-use std::io::Write;
 use std::os::unix::fs::symlink;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -33,19 +32,11 @@ fn host_file(dir: &Path, name: &str) -> PathBuf {
 fn disk_image(dir: &Path, tree: &Path, mib: u64) -> PathBuf {
     let disk = dir.join("disk.img");
     sparse(&disk, (mib + 2) * MIB);
-    let mut c = Command::new("sfdisk")
-        .arg("-q")
-        .arg(&disk)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    c.stdin
-        .take()
-        .unwrap()
-        .write_all(format!("label: dos\nstart=2048, size={}, bootable\n", mib * 2048).as_bytes())
-        .unwrap();
-    assert!(c.wait().unwrap().success());
+    sfdisk(
+        &disk,
+        &[],
+        &format!("label: dos\nstart=2048, size={}, bootable\n", mib * 2048),
+    );
     let part = dir.join("p1.img");
     mkfs_ext4(&part, mib * MIB, tree, "root");
     copy_at(&part, &disk, MIB);
@@ -246,19 +237,7 @@ fn a_gpt_header_with_a_huge_entry_count_fails_cleanly() {
     let d = tempfile::tempdir().unwrap();
     let img = d.path().join("gpt.img");
     sparse(&img, 16 * MIB);
-    let mut c = Command::new("sfdisk")
-        .arg("-q")
-        .arg(&img)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    c.stdin
-        .take()
-        .unwrap()
-        .write_all(b"label: gpt\nstart=2048, size=8192\n")
-        .unwrap();
-    assert!(c.wait().unwrap().success());
+    sfdisk(&img, &[], "label: gpt\nstart=2048, size=8192\n");
     let mut h = read_at(&img, 512, 92);
     h[80..84].copy_from_slice(&u32::MAX.to_le_bytes());
     h[16..20].fill(0);

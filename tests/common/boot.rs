@@ -174,6 +174,30 @@ pub fn assert_nothing_left(file: &Path) {
     );
 }
 
+/// Runs `sfdisk -q ARGS DISK` with `script` on its standard input (a partition table the
+/// way an administrator writes one).
+pub fn sfdisk(disk: &Path, args: &[&str], script: &str) {
+    use std::io::Write;
+    let mut c = Command::new("sfdisk")
+        .arg("-q")
+        .args(args)
+        .arg(disk)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("running sfdisk (apt-get install fdisk)");
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    assert!(
+        c.wait().unwrap().success(),
+        "sfdisk {args:?} {}",
+        disk.display()
+    );
+}
+
 /// Partition table as sfdisk reads it.
 pub fn sfdisk_json(disk: &Path) -> serde_json::Value {
     let out = run(Command::new("sfdisk").arg("--json").arg(disk));

@@ -166,15 +166,16 @@ mod tests {
         for want in [0, 1, 1, 0] {
             assert_eq!(t.decode(&mut r).unwrap(), want);
         }
-        // Over-subscribed at a long length: 12-bit codes past 2^12 are unreachable, and the
-        // reachable ones still decode through the slow path.
-        let mut lengths = vec![1u8];
-        lengths.extend(std::iter::repeat_n(12, 3000.min(257)));
+        // Over-subscribed at a long length: codes 0, 10, …, 1111111110 (lengths 1..=10)
+        // leave two 11-bit codes; the third 11-bit symbol is unreachable, the two others
+        // decode through the slow path.
+        let mut lengths: Vec<u8> = (1..=10).collect();
+        lengths.extend([11, 11, 11]);
         t.build(&lengths).unwrap();
-        let chunk = reader_for("100000000000");
+        let chunk = reader_for("1111111111111111111110");
         let mut r = chunk.reader();
-        // Code 0b100000000000 at 12 bits: the first 12-bit code is 0b1000_0000_0000.
-        assert_eq!(t.decode(&mut r).unwrap(), 1);
+        assert_eq!(t.decode(&mut r).unwrap(), 11);
+        assert_eq!(t.decode(&mut r).unwrap(), 10);
     }
 
     #[test]
