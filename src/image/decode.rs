@@ -50,12 +50,7 @@ struct Members {
 }
 
 fn resolve_threads(threads: usize) -> u32 {
-    let n = if threads == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        threads
-    };
-    n.clamp(1, 64) as u32
+    super::bzip2par::decoder_threads(threads).clamp(1, 64) as u32
 }
 
 /// The most memory an xz stream may make us use. The largest preset (`xz -9`, 64 MiB

@@ -71,11 +71,7 @@ pub fn reader_with_false_boundaries<R: Read + Send + 'static>(
     threads: usize,
     extra: Vec<Boundary>,
 ) -> Box<dyn Read + Send> {
-    let threads = if threads == 0 {
-        thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        threads
-    };
+    let threads = decoder_threads(threads);
     let (job_tx, job_rx) = sync_channel::<Job>(threads);
     let job_rx = Arc::new(Mutex::new(job_rx));
     let pool = Pool::default();
@@ -112,6 +108,15 @@ pub fn reader_with_false_boundaries<R: Read + Send + 'static>(
         )));
     }
     Box::new(Bz2Stream::new(msg_rx, pool))
+}
+
+/// The `threads` setting as a count of decoder threads: 0 means one per core.
+pub fn decoder_threads(threads: usize) -> usize {
+    if threads == 0 {
+        thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    }
 }
 
 /// A reader that only reports why decoding could not start.
