@@ -470,20 +470,28 @@ fn real_filesystem_images_install_byte_exact_and_damage_fails_alike() {
     }
 }
 
+/// Runs the shell pipeline `cmd` with its output going to `file`; returns `file`.
+fn shell_output(file: &Path, cmd: &str) -> PathBuf {
+    let made = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{cmd} > \"$OUT\""))
+        .env("OUT", file)
+        .status()
+        .unwrap();
+    assert!(made.success(), "{cmd}");
+    file.to_path_buf()
+}
+
 /// The case that broke: free space compressed by the reference `bzip2` is periodic after its
 /// first run-length stage. It used to be rejected as corrupt after growing to 3 GiB; it must
 /// install, and in bounded memory (peak RSS measured by /usr/bin/time, as bench/memory.sh).
 #[test]
 fn reference_bzip2_of_free_space_installs_in_bounded_memory() {
     let work = tempfile::tempdir().unwrap();
-    let image = work.path().join("zeros.img.bz2");
-    let made = Command::new("sh")
-        .arg("-c")
-        .arg("head -c 200M /dev/zero | tr '\\0' '\\345' | bzip2 -9 -c > \"$OUT\"")
-        .env("OUT", &image)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    let image = shell_output(
+        &work.path().join("zeros.img.bz2"),
+        "head -c 200M /dev/zero | tr '\\0' '\\345' | bzip2 -9 -c",
+    );
     let disk = Disk::new(256 << 20);
     let rss = work.path().join("rss");
     let o = Command::new("/usr/bin/time")
@@ -520,14 +528,10 @@ fn reference_bzip2_of_free_space_installs_in_bounded_memory() {
 #[test]
 fn an_xz_stream_asking_for_too_much_memory_is_refused() {
     let work = tempfile::tempdir().unwrap();
-    let image = work.path().join("huge-dict.xz");
-    let made = Command::new("sh")
-        .arg("-c")
-        .arg("printf 'hello, world' | xz --lzma2=dict=1536MiB -c > \"$OUT\"")
-        .env("OUT", &image)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    let image = shell_output(
+        &work.path().join("huge-dict.xz"),
+        "printf 'hello, world' | xz --lzma2=dict=1536MiB -c",
+    );
     let disk = Disk::filled(8 << 20, Some(0xee));
     let o = install(image.to_str().unwrap(), &disk, &["--progress", "none"]);
     let t = text(&o);

@@ -61,6 +61,33 @@ fn run_limited(args: &[&str], limit: Duration) -> (std::process::Output, Duratio
     (out, t0.elapsed())
 }
 
+/// `install` of `image` onto `disk` with the cloud-config at `cfg`, 2 s a fetch attempt.
+fn install_with_config(
+    image: &str,
+    disk: &Disk,
+    cfg: &str,
+    retries: &str,
+) -> (std::process::Output, Duration) {
+    let disk = disk.path.to_str().unwrap();
+    run_limited(
+        &[
+            "install",
+            "--image",
+            image,
+            "--disk",
+            disk,
+            "--yes",
+            "--config",
+            cfg,
+            "--timeout",
+            "2",
+            "--retries",
+            retries,
+        ],
+        Duration::from_secs(90),
+    )
+}
+
 #[test]
 fn a_dripping_config_server_fails_within_the_deadline() {
     let img = sample_disk_image(2 * MIB);
@@ -70,23 +97,7 @@ fn a_dripping_config_server_fails_within_the_deadline() {
     let cfg = format!("http://127.0.0.1:{port}/cfg.yml");
     let disk = Disk::filled(8 * MIB as u64, Some(5));
     let before = disk.sha256();
-    let (out, took) = run_limited(
-        &[
-            "install",
-            "--image",
-            &url,
-            "--disk",
-            disk.path.to_str().unwrap(),
-            "--yes",
-            "--config",
-            &cfg,
-            "--timeout",
-            "2",
-            "--retries",
-            "1",
-        ],
-        Duration::from_secs(90),
-    );
+    let (out, took) = install_with_config(&url, &disk, &cfg, "1");
     // Each attempt 2 s, all within clamp(4 × 2 s, 20 s, 300 s) = 20 s.
     assert!(
         took < Duration::from_secs(30),
@@ -107,33 +118,10 @@ fn a_silent_config_server_fails_within_the_overall_deadline() {
     let img = sample_disk_image(2 * MIB);
     let srv = Server::start();
     let url = srv.file("/img.raw", img);
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = silent.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for c in silent.incoming().flatten() {
-            held.push(c);
-        }
-    });
+    let port = silent_server();
     let cfg = format!("http://127.0.0.1:{port}/cfg.yml");
     let disk = Disk::new(8 * MIB as u64);
-    let (out, took) = run_limited(
-        &[
-            "install",
-            "--image",
-            &url,
-            "--disk",
-            disk.path.to_str().unwrap(),
-            "--yes",
-            "--config",
-            &cfg,
-            "--timeout",
-            "2",
-            "--retries",
-            "50",
-        ],
-        Duration::from_secs(90),
-    );
+    let (out, took) = install_with_config(&url, &disk, &cfg, "50");
     assert!(
         took < Duration::from_secs(30),
         "took {took:?}: {}",

@@ -189,15 +189,7 @@ fn a_silent_report_server_delays_the_end_by_the_bound_only() {
     let img = sample_disk_image(2 * MIB);
     let srv = Server::start();
     let url = srv.file("/img.raw", img);
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = silent.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        // Hold every connection open without reading or answering.
-        let mut held = Vec::new();
-        for c in silent.incoming().flatten() {
-            held.push(c);
-        }
-    });
+    let port = silent_server();
     let disk = Disk::new(8 * MIB as u64);
     let report = format!("http://127.0.0.1:{port}/report");
     let report2 = format!("http://127.0.0.1:{port}/second");

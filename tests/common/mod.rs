@@ -280,6 +280,20 @@ fn send_body(
     out.flush()
 }
 
+/// A port on 127.0.0.1 that accepts connections and never reads or answers (a hung server).
+pub fn silent_server() -> u16 {
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        // Hold every connection open without reading or answering.
+        let mut held = Vec::new();
+        for c in silent.incoming().flatten() {
+            held.push(c);
+        }
+    });
+    port
+}
+
 /// A sparse file used as a target disk, removed on drop.
 pub struct Disk {
     pub dir: tempfile::TempDir,
