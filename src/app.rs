@@ -3,6 +3,7 @@
 
 use crate::cli::{Cli, Command, InstallArgs, ProgressArg};
 use crate::error::{ExitCode, Failure, Refusal, Stage};
+use crate::finish::FinishAction;
 use crate::install::{self, Confirm};
 use crate::machine::Machine;
 use crate::net::{self, NetOptions};
@@ -10,7 +11,7 @@ use crate::plan::Plan;
 use crate::report::console::{Console, JsonLines, Style};
 use crate::report::http::{HttpReporter, ReportOptions};
 use crate::report::{Events, StageState};
-use crate::settings::{cmdline, template, yaml, Layer, Settings};
+use crate::settings::{cmdline, template, yaml, Layer, Secret, Settings};
 use anyhow::{anyhow, Result};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -90,10 +91,9 @@ pub fn load_settings(args: &InstallArgs) -> Result<Settings, Failure> {
         let m = Machine::detect(bootif.as_deref());
         let loc =
             template::expand(loc, &m).map_err(|e| Failure::usage(anyhow!("--settings: {e}")))?;
-        let text =
-            net::fetch_small(&loc, 1 << 20, &NetOptions::from_settings(&early)).map_err(|e| {
-                Failure::usage(e.context(format!("cannot read the settings file {loc}")))
-            })?;
+        let text = net::fetch_small(&loc, 1 << 20, &early.net_options()).map_err(|e| {
+            Failure::usage(e.context(format!("cannot read the settings file {loc}")))
+        })?;
         let text = String::from_utf8(text)
             .map_err(|_| Failure::usage(anyhow!("settings file {loc} is not UTF-8 text")))?;
         layers.push(yaml::parse(&text, &loc).map_err(Failure::usage)?);
@@ -132,12 +132,11 @@ fn console_style(p: ProgressArg, from_cmdline: bool) -> Style {
 /// The report token goes out as an Authorization header: over http:// anyone on the path
 /// reads it. Said once, on the console and the kernel log, not refused (a lab network may
 /// have no TLS).
-fn warn_cleartext_token(s: &Settings, ev: &Events) {
-    if s.report_token.is_none() {
+fn warn_cleartext_token(urls: &[String], token: Option<&Secret>, ev: &Events) {
+    if token.is_none() {
         return;
     }
-    let plain: Vec<String> = s
-        .report
+    let plain: Vec<String> = urls
         .iter()
         .filter(|u| u.starts_with("http://"))
         .map(|u| crate::redact::text(u))
@@ -151,24 +150,30 @@ fn warn_cleartext_token(s: &Settings, ev: &Events) {
     }
 }
 
-fn attach_reporter(s: &Settings, m: &Machine, ev: &Events) {
-    if s.report.is_empty() {
+/// Events to the `report` URLs (templates expanded) with the token, over `net`.
+fn attach_reporter(
+    urls: &[String],
+    token: Option<&Secret>,
+    net: &NetOptions,
+    m: &Machine,
+    ev: &Events,
+) {
+    if urls.is_empty() {
         return;
     }
-    let mut urls = Vec::new();
-    for u in &s.report {
+    let mut expanded = Vec::new();
+    for u in urls {
         match template::expand(u, m) {
-            Ok(u) => urls.push(u),
+            Ok(u) => expanded.push(u),
             Err(e) => ev.warn(format!("report URL skipped: {e}")),
         }
     }
-    let net = NetOptions::from_settings(s);
     let o = ReportOptions {
-        urls,
-        token: s.report_token.as_ref().map(|t| t.expose().to_string()),
-        attempts: s.retries.clamp(1, 5),
-        final_budget: Duration::from_secs((s.timeout * 4).clamp(20, 300)),
-        net,
+        urls: expanded,
+        token: token.map(|t| t.expose().to_string()),
+        attempts: net.retries.clamp(1, 5),
+        final_budget: (net.timeout * 4).clamp(Duration::from_secs(20), Duration::from_secs(300)),
+        net: net.clone(),
     };
     match HttpReporter::start(o, ev.dropped_counter()) {
         Ok(r) => ev.add_sink(Box::new(r)),
@@ -216,86 +221,144 @@ impl Confirm for TtyConfirm {
 
 fn install_command(args: InstallArgs) -> i32 {
     let ev = Events::new();
-    let kernel_log = args.from_cmdline;
     ev.add_sink(Box::new(Console::new(
         console_style(args.progress, args.from_cmdline),
         args.json,
-        kernel_log,
+        args.from_cmdline,
     )));
     if args.json {
         ev.add_sink(Box::new(JsonLines));
     }
-    let s = match load_settings(&args) {
-        Ok(s) => s,
+    let loaded = load_settings(&args).and_then(|s| {
+        let planned = match &args.plan {
+            Some(p) => Some(read_plan(p, &args)?),
+            None => None,
+        };
+        Ok((s, planned))
+    });
+    let (s, planned) = match loaded {
+        Ok(x) => x,
         Err(f) => {
             ev.failed(f.stage, &f.chain(), f.code.code());
             ev.close();
             return f.code.code();
         }
     };
-    warn_cleartext_token(&s, &ev);
-    let m = Machine::detect(s.bootif.as_deref());
+    let m = match &planned {
+        Some(p) => p.machine.clone(),
+        None => Machine::detect(s.bootif.as_deref()),
+    };
     ev.set_machine(m.mac.clone(), m.hostname.clone());
     // A dry run touches nothing, the provisioning server's view of the machine included: it
     // prints its events (--json) but reports none.
     if !args.dry_run {
-        attach_reporter(&s, &m, &ev);
+        let (urls, net) = match &planned {
+            Some(p) => (p.report.clone(), p.net.clone()),
+            None => (s.report.clone(), s.net_options()),
+        };
+        warn_cleartext_token(&urls, s.report_token.as_ref(), &ev);
+        attach_reporter(&urls, s.report_token.as_ref(), &net, &m, &ev);
     }
     ev.started();
-    let result = if args.dry_run {
-        install::preflight(&s, &m, &ev)
-    } else {
-        let confirm = TtyConfirm {
-            yes: s.yes,
-            from_cmdline: s.from_cmdline,
-        };
-        install::install(&s, &m, &ev, &confirm).inspect(|plan| notify(&s, plan, &ev))
+    // A failure before a plan exists finishes as the settings say; after, as the plan says.
+    let on_failure = planned.as_ref().map_or(s.on_failure, |p| p.on_failure);
+    let result = match planned {
+        Some(p) => install::recheck(p, &ev),
+        None => install::preflight(&s, &m, &ev),
     };
+    if args.dry_run {
+        return finish_dry_run(result, &ev);
+    }
+    let confirm = TtyConfirm {
+        yes: s.yes,
+        from_cmdline: s.from_cmdline,
+    };
+    let result = result
+        .and_then(|plan| install::run_confirmed(plan, &ev, &confirm))
+        .inspect(|plan| notify(plan, &ev));
     match result {
-        Ok(plan) => {
-            if args.dry_run {
-                ev.info("dry run: nothing was written");
-                ev.close();
-                return 0;
-            }
-            ev.stage(Stage::Finish, StageState::Begin);
-            let mut action = s.on_success;
-            if action == crate::settings::FinishAction::Kexec {
-                let loaded = plan
-                    .disk
-                    .check_same()
-                    .and_then(|_| crate::boot::kexec::load(&plan.disk.dev_path, &ev));
-                match loaded {
-                    Ok(e) => ev.info(format!("kexec: loaded {} ({})", e.kernel, e.append)),
-                    Err(e) => {
-                        ev.warn(format!("kexec: {e:#}; will reboot instead"));
-                        action = crate::settings::FinishAction::Reboot;
-                    }
-                }
-            }
-            ev.info(format!("finishing: {action:?}"));
-            ev.stage(Stage::Finish, StageState::End);
-            ev.succeeded();
+        Ok(plan) => finish_installed(&plan, s.from_cmdline, &ev),
+        Err(f) => {
+            let code = f.code.code();
+            ev.failed(f.stage, &f.chain(), code);
             ev.close();
-            crate::finish::act(action, s.from_cmdline, None, 0)
+            crate::finish::act(on_failure, s.from_cmdline, Some(&f.to_string()), code)
+        }
+    }
+}
+
+/// `--plan FILE`: the plan as `--dry-run --json` printed it. Settings that would change
+/// what is written cannot be given beside it (the plan says it all); the report token can,
+/// as it is never in a plan.
+fn read_plan(path: &Path, args: &InstallArgs) -> Result<Plan, Failure> {
+    let shaping: Vec<String> = args
+        .flags
+        .layer()
+        .values
+        .iter()
+        .map(|(k, _)| k.clone())
+        .filter(|k| k != "report_token")
+        .collect();
+    if !shaping.is_empty() || args.settings.is_some() || args.from_cmdline {
+        return Err(Failure::usage(anyhow!(
+            "--plan runs the plan as it is; settings ({}) cannot be given beside it: make the \
+             plan again with them (--dry-run --json)",
+            if shaping.is_empty() {
+                "--settings/--from-cmdline".to_string()
+            } else {
+                shaping.join(", ")
+            }
+        )));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::usage(anyhow!("cannot read the plan {}: {e}", path.display())))?;
+    Plan::from_json(&text, &path.display().to_string()).map_err(Failure::usage)
+}
+
+fn finish_dry_run(result: Result<Plan, Failure>, ev: &Events) -> i32 {
+    match result {
+        Ok(_) => {
+            ev.info("dry run: nothing was written");
+            ev.close();
+            0
         }
         Err(f) => {
             let code = f.code.code();
             ev.failed(f.stage, &f.chain(), code);
             ev.close();
-            let action = if args.dry_run {
-                crate::settings::FinishAction::Exit
-            } else {
-                s.on_failure
-            };
-            crate::finish::act(action, s.from_cmdline, Some(&f.to_string()), code)
+            code
         }
     }
 }
 
+/// Stage `finish` after a successful install: load the installed kernel for `kexec` (or fall
+/// back to a reboot), report success, act.
+fn finish_installed(plan: &Plan, from_cmdline: bool, ev: &Events) -> i32 {
+    ev.stage(Stage::Finish, StageState::Begin);
+    let mut action = plan.on_success;
+    if action == FinishAction::Kexec {
+        let loaded = plan
+            .disk
+            .check_same()
+            .and_then(|_| crate::boot::kexec::load(&plan.disk.dev_path, ev));
+        match loaded {
+            Ok(e) => ev.info(format!("kexec: loaded {} ({})", e.kernel, e.append)),
+            Err(e) => {
+                ev.warn(format!("kexec: {e:#}; will reboot instead"));
+                action = FinishAction::Reboot;
+            }
+        }
+    }
+    ev.info(format!("finishing: {action:?}"));
+    ev.stage(Stage::Finish, StageState::End);
+    ev.succeeded();
+    ev.close();
+    crate::finish::act(action, from_cmdline, None, 0)
+}
+
 /// `notify_url`: one GET on success (cobbler's nopxe pattern). Failure only warns.
-fn notify(s: &Settings, plan: &Plan, ev: &Events) {
-    let Some(u) = &s.notify_url else { return };
+fn notify(plan: &Plan, ev: &Events) {
+    let Some(u) = &plan.notify_url else { return };
     let url = match template::expand(u, &plan.machine) {
         Ok(u) => u,
         Err(e) => {
@@ -304,7 +367,7 @@ fn notify(s: &Settings, plan: &Plan, ev: &Events) {
         }
     };
     // A plain GET with the usual retries; the answer's body is not needed.
-    let r = net::fetch_small(&url, 1 << 20, &NetOptions::from_settings(s)).map(|_| ());
+    let r = net::fetch_small(&url, 1 << 20, &plan.net).map(|_| ());
     match r {
         Ok(()) => ev.info(format!("notified {url}")),
         Err(e) => ev.warn(format!("notify_url failed: {e:#}")),

@@ -142,6 +142,10 @@ pub struct InstallArgs {
     /// Resolve disk, image head and config; print the plan; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Run this plan (as `--dry-run --json` printed it) instead of making one from settings;
+    /// preflight checks it again (same disk, still safe, config unchanged).
+    #[arg(long)]
+    pub plan: Option<PathBuf>,
     /// Events as JSON lines on stdout (console messages go to stderr).
     #[arg(long)]
     pub json: bool,

@@ -1,8 +1,17 @@
 //! The machine's life after the install: reboot, poweroff, kexec, shell or exit.
 
-use crate::settings::FinishAction;
 use nix::sys::reboot::{reboot, RebootMode};
 use std::path::Path;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FinishAction {
+    Reboot,
+    Poweroff,
+    Kexec,
+    Shell,
+    Exit,
+}
 
 /// What the caller should do after `act` returns (it only returns for `exit`, or when an
 /// action could not be carried out).

@@ -7,7 +7,7 @@
 pub mod app;
 pub mod boot;
 pub mod cli;
-pub mod cloudconfig;
+pub mod config;
 pub mod disk;
 pub mod error;
 pub mod finish;
@@ -23,3 +23,4 @@ pub mod plan;
 pub mod redact;
 pub mod report;
 pub mod settings;
+pub mod units;

@@ -4,7 +4,7 @@ use serde::Serialize;
 use std::fs;
 use std::path::Path;
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct Machine {
     /// Boot NIC MAC, lowercase with colons.
     pub mac: Option<String>,

@@ -13,27 +13,31 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How to reach servers: trust, timeouts, retry budget.
-#[derive(Debug, Clone)]
+/// How to reach servers: trust, timeouts, retry budget. Part of the plan (durations in
+/// whole seconds there).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct NetOptions {
     pub insecure: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_cert: Option<std::path::PathBuf>,
     /// Connect timeout and whole-request timeout for small fetches.
+    #[serde(with = "seconds")]
     pub timeout: Duration,
     /// A body that delivers no bytes this long is treated as broken (and resumed).
+    #[serde(with = "seconds")]
     pub stall_timeout: Duration,
     pub retries: u32,
 }
 
-impl NetOptions {
-    pub fn from_settings(s: &crate::settings::Settings) -> Self {
-        NetOptions {
-            insecure: s.insecure,
-            ca_cert: s.ca_cert.clone(),
-            timeout: Duration::from_secs(s.timeout),
-            stall_timeout: Duration::from_secs(s.stall_timeout),
-            retries: s.retries,
-        }
+/// A `Duration` as whole seconds in JSON.
+mod seconds {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
     }
 }
 

@@ -6,8 +6,9 @@
 mod support;
 
 use rdinstall::boot::{self, PostInstall};
-use rdinstall::cloudconfig::{self, Config, ConfigKind};
+use rdinstall::config::{self, Config, ConfigKind};
 use rdinstall::disk::Target;
+use rdinstall::install::preflight::{boot_plan, config_plan, rootfs_request};
 use rdinstall::layout;
 use rdinstall::machine::Machine;
 use rdinstall::report::Events;
@@ -60,14 +61,14 @@ fn install_rootfs_in(
     sparse(&disk, disk_size);
 
     let img_size = std::fs::metadata(&img).unwrap().len();
-    let l = layout::plan_rootfs(s, disk_size, Some(img_size))?;
+    let l = layout::plan_rootfs(&rootfs_request(s), disk_size, Some(img_size))?;
     copy_at(&img, &disk, l.root_start);
-    layout::write_rootfs_table(&open_rw(&disk), disk_size, &l, s)?;
+    layout::write_rootfs_table(&open_rw(&disk), disk_size, &l)?;
 
     let target = Target::inspect(&disk)?;
     let cfg = Config {
         bytes: USER_DATA.to_vec(),
-        kind: cloudconfig::validate(USER_DATA, "test")?,
+        kind: config::validate(USER_DATA, "test")?,
         source: "test".into(),
     };
     let machine = Machine {
@@ -78,15 +79,13 @@ fn install_rootfs_in(
     let install_id = events.install_id().to_string();
     let p = PostInstall {
         target: &target,
-        settings: s,
         layout: Some(&l),
-        config: Some(&cfg),
         machine: &machine,
         install_id: &install_id,
         events: &events,
     };
-    boot::install(&p)?;
-    cloudconfig::inject(&p)?;
+    boot::install(&p, &boot_plan(s))?;
+    config::inject(&p, &config_plan(s, &cfg), &cfg)?;
     Ok(Installed {
         _dir: None,
         disk,
@@ -276,24 +275,30 @@ fn a_failing_bootloader_leaves_no_mount_or_loop_behind() {
     assert!(err.contains("/nonexistent/extlinux"), "{err}");
     assert_nothing_left(&dir.path().join("disk.img"));
     // And preflight catches it before anything is written.
-    let e = boot::check(&s).unwrap_err();
+    let e = check(&s).unwrap_err();
     assert!(format!("{e:#}").contains("not found"), "{e:#}");
+}
+
+/// The bootloader part of preflight for these settings.
+fn check(s: &Settings) -> anyhow::Result<()> {
+    let table = (s.image_kind == ImageKind::Rootfs).then_some(s.partition_table);
+    boot::check(&boot_plan(s), table)
 }
 
 #[test]
 fn preflight_check_knows_what_is_needed() {
     let s = settings(PartitionTable::Msdos);
-    boot::check(&s).unwrap();
+    check(&s).unwrap();
     let mut none = s.clone();
     none.bootloader = Bootloader::None;
     none.extlinux = "/nonexistent".into();
-    boot::check(&none).unwrap();
+    check(&none).unwrap();
     let mut bad = s.clone();
     bad.syslinux_mbr_dir = Path::new("/nonexistent").into();
-    let e = boot::check(&bad).unwrap_err();
+    let e = check(&bad).unwrap_err();
     assert!(format!("{e:#}").contains("mbr.bin"), "{e:#}");
     assert_eq!(
-        cloudconfig::validate(b"#!/bin/sh\n", "x").unwrap(),
+        config::validate(b"#!/bin/sh\n", "x").unwrap(),
         ConfigKind::Script
     );
 }

@@ -6,8 +6,9 @@
 mod support;
 
 use rdinstall::boot::{self, PostInstall};
-use rdinstall::cloudconfig::{self, Config};
+use rdinstall::config::{self, Config};
 use rdinstall::disk::Target;
+use rdinstall::install::preflight::{boot_plan, config_plan};
 use rdinstall::machine::Machine;
 use rdinstall::report::Events;
 use rdinstall::settings::{Bootloader, ConfigTarget, ImageKind, Settings};
@@ -68,27 +69,36 @@ fn post_run(
     disk: &Path,
     s: &Settings,
     config: Option<&[u8]>,
-    stage: fn(&PostInstall) -> anyhow::Result<()>,
+    stage: fn(&PostInstall, &Settings, Option<&Config>) -> anyhow::Result<()>,
 ) -> (anyhow::Result<()>, Vec<String>) {
     let target = Target::inspect(disk).unwrap();
     let cfg = config.map(|b| Config {
         bytes: b.to_vec(),
-        kind: cloudconfig::validate(b, "test").unwrap(),
+        kind: config::validate(b, "test").unwrap(),
         source: "test".into(),
     });
     let machine = Machine::default();
     let events = Events::silent();
     let p = PostInstall {
         target: &target,
-        settings: s,
         layout: None,
-        config: cfg.as_ref(),
         machine: &machine,
         install_id: "abc123",
         events: &events,
     };
-    let r = stage(&p);
+    let r = stage(&p, s, cfg.as_ref());
     (r, events.log_tail())
+}
+
+/// The config stage with the plan these settings make.
+fn inject(p: &PostInstall, s: &Settings, cfg: Option<&Config>) -> anyhow::Result<()> {
+    let cfg = cfg.expect("a config to inject");
+    config::inject(p, &config_plan(s, cfg), cfg)
+}
+
+/// The bootloader stage with the plan these settings make.
+fn bootloader(p: &PostInstall, s: &Settings, _: Option<&Config>) -> anyhow::Result<()> {
+    boot::install(p, &boot_plan(s))
 }
 
 fn disk_settings() -> Settings {
@@ -111,7 +121,7 @@ fn config_goes_to_the_partition_with_a_root_layout() {
             (24, Fs::Root("root")),
         ],
     );
-    let (r, log) = post_run(&disk, &disk_settings(), Some(SCRIPT), cloudconfig::inject);
+    let (r, log) = post_run(&disk, &disk_settings(), Some(SCRIPT), inject);
     r.unwrap();
     let p3 = Losetup::at(&disk, 25 * MIB, 24 * MIB);
     assert_eq!(
@@ -139,7 +149,7 @@ fn config_goes_to_the_partition_with_a_root_layout() {
     assert_nothing_left(&disk);
 
     // A second install over the same filesystem says it replaces the files.
-    let (r, log) = post_run(&disk, &disk_settings(), Some(SCRIPT), cloudconfig::inject);
+    let (r, log) = post_run(&disk, &disk_settings(), Some(SCRIPT), inject);
     r.unwrap();
     assert!(
         log.iter()
@@ -165,7 +175,7 @@ fn config_partition_wins_and_coreos_root_label_is_found() {
     );
     let mut s = disk_settings();
     s.config_target = vec![ConfigTarget::Coreos, ConfigTarget::Flatcar];
-    let (r, _) = post_run(&disk, &s, Some(SCRIPT), cloudconfig::inject);
+    let (r, _) = post_run(&disk, &s, Some(SCRIPT), inject);
     r.unwrap();
     let root = Losetup::at(&disk, 25 * MIB, 8 * MIB);
     // CoreOS Container Linux's path, and Flatcar's (as flatcar-install -c writes it).
@@ -179,14 +189,14 @@ fn config_partition_wins_and_coreos_root_label_is_found() {
     drop(root);
 
     s.config_partition = Some(2);
-    let (r, _) = post_run(&disk, &s, Some(SCRIPT), cloudconfig::inject);
+    let (r, _) = post_run(&disk, &s, Some(SCRIPT), inject);
     r.unwrap();
     let oem = Losetup::at(&disk, 17 * MIB, 8 * MIB);
     assert_eq!(oem.mode("/var/lib/coreos-install/user_data"), Some(0o600));
     drop(oem);
 
     s.config_partition = Some(7);
-    let (r, _) = post_run(&disk, &s, Some(SCRIPT), cloudconfig::inject);
+    let (r, _) = post_run(&disk, &s, Some(SCRIPT), inject);
     let e = format!("{:#}", r.unwrap_err());
     assert!(e.contains("no partition 7") && e.contains("1, 2, 3"), "{e}");
     assert_nothing_left(&disk);
@@ -196,7 +206,7 @@ fn config_partition_wins_and_coreos_root_label_is_found() {
 fn no_root_filesystem_is_an_error_naming_config_partition() {
     let d = tempfile::tempdir().unwrap();
     let disk = disk_image(d.path(), "dos", &[(16, Fs::Vfat), (8, Fs::Empty("data"))]);
-    let (r, _) = post_run(&disk, &disk_settings(), Some(SCRIPT), cloudconfig::inject);
+    let (r, _) = post_run(&disk, &disk_settings(), Some(SCRIPT), inject);
     let e = format!("{:#}", r.unwrap_err());
     assert!(e.contains("config_partition"), "{e}");
     assert_nothing_left(&disk);
@@ -209,14 +219,14 @@ fn bootloader_auto_keeps_a_disk_images_boot_code() {
     let code = [0x90u8; 440];
     open_rw(&disk).write_all(&code).unwrap();
     let before = read_at(&disk, 0, 512);
-    let (r, log) = post_run(&disk, &disk_settings(), None, boot::install);
+    let (r, log) = post_run(&disk, &disk_settings(), None, bootloader);
     r.unwrap();
     assert_eq!(read_at(&disk, 0, 512), before);
     assert!(log.iter().any(|l| l.contains("keeps its own boot code")));
     let mut none = disk_settings();
     none.image_kind = ImageKind::Rootfs;
     none.bootloader = Bootloader::None;
-    let (r, _) = post_run(&disk, &none, None, boot::install);
+    let (r, _) = post_run(&disk, &none, None, bootloader);
     r.unwrap();
     assert_eq!(read_at(&disk, 0, 512), before);
 }
@@ -227,7 +237,7 @@ fn bootloader_extlinux_on_a_disk_image() {
     let disk = disk_image(d.path(), "dos", &[(16, Fs::Vfat), (24, Fs::Root("root"))]);
     let mut s = disk_settings();
     s.bootloader = Bootloader::Extlinux;
-    let (r, log) = post_run(&disk, &s, None, boot::install);
+    let (r, log) = post_run(&disk, &s, None, bootloader);
     r.unwrap();
     let mbr = std::fs::read(MBR_BIN).unwrap();
     assert_eq!(read_at(&disk, 0, 440), &mbr[..440]);
@@ -256,7 +266,7 @@ fn bootloader_extlinux_on_a_gpt_disk_image() {
     let mut s = disk_settings();
     s.bootloader = Bootloader::Extlinux;
     s.extra_kargs = Some("console=ttyS0".into());
-    let (r, _) = post_run(&disk, &s, None, boot::install);
+    let (r, _) = post_run(&disk, &s, None, bootloader);
     r.unwrap();
     let gptmbr = std::fs::read(GPTMBR_BIN).unwrap();
     assert_eq!(read_at(&disk, 0, 440), &gptmbr[..440]);
@@ -396,7 +406,7 @@ fn config_lands_in_fedoras_var_subvolume() {
     );
     copy_at(&part, &disk, 25 * MIB);
 
-    let (r, log) = post_run(&disk, &disk_settings(), Some(SCRIPT), cloudconfig::inject);
+    let (r, log) = post_run(&disk, &disk_settings(), Some(SCRIPT), inject);
     r.unwrap();
     let log = log.join("\n");
     assert!(log.contains("partition 3"), "{log}");
@@ -436,7 +446,7 @@ fn ignition_goes_to_flatcars_oem_or_fedora_coreos_boot_partition() {
             (8, Fs::Empty("ROOT")),
         ],
     );
-    let (r, log) = post_run(&disk, &disk_settings(), Some(IGNITION), cloudconfig::inject);
+    let (r, log) = post_run(&disk, &disk_settings(), Some(IGNITION), inject);
     r.unwrap();
     assert!(log.iter().any(|l| l.contains("partition 2")), "{log:?}");
     let oem = Losetup::at(&disk, 17 * MIB, 8 * MIB);
@@ -464,7 +474,7 @@ fn ignition_goes_to_flatcars_oem_or_fedora_coreos_boot_partition() {
             (24, Fs::Root("root")),
         ],
     );
-    let (r, _) = post_run(&disk, &disk_settings(), Some(IGNITION), cloudconfig::inject);
+    let (r, _) = post_run(&disk, &disk_settings(), Some(IGNITION), inject);
     r.unwrap();
     let boot = Losetup::at(&disk, 17 * MIB, 8 * MIB);
     assert_eq!(boot.cat("/ignition/config.ign").as_bytes(), IGNITION);
@@ -479,7 +489,7 @@ fn ignition_goes_to_flatcars_oem_or_fedora_coreos_boot_partition() {
     // Neither: an error naming both labels and config_partition.
     let d = tempfile::tempdir().unwrap();
     let disk = disk_image(d.path(), "gpt", &[(16, Fs::Vfat), (24, Fs::Root("root"))]);
-    let (r, _) = post_run(&disk, &disk_settings(), Some(IGNITION), cloudconfig::inject);
+    let (r, _) = post_run(&disk, &disk_settings(), Some(IGNITION), inject);
     let e = format!("{:#}", r.unwrap_err());
     assert!(
         e.contains("OEM") && e.contains("boot") && e.contains("config_partition"),

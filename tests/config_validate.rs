@@ -1,7 +1,7 @@
 //! Cloud-config validation as preflight sees it: the typed error says where and what, and never
 //! repeats the config's text.
 
-use rdinstall::cloudconfig::{validate, validate_kind, ConfigError, ConfigKind};
+use rdinstall::config::{validate, validate_kind, ConfigError, ConfigKind};
 
 #[test]
 fn good_configs() {

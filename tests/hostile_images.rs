@@ -138,14 +138,12 @@ fn symlinks_planted_for_extlinux_do_not_redirect_writes() {
     let events = Events::silent();
     let p = PostInstall {
         target: &target,
-        settings: &s,
         layout: None,
-        config: None,
         machine: &machine,
         install_id: "hostile",
         events: &events,
     };
-    let r = boot::install(&p);
+    let r = boot::install(&p, &rdinstall::install::preflight::boot_plan(&s));
     let log = events.log_tail().join("\n");
     for h in &hosts {
         assert_eq!(

@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = rdinstall::cloudconfig::validate(data, "fuzz");
+    let _ = rdinstall::config::validate(data, "fuzz");
 });

@@ -13,56 +13,78 @@ pub mod locate;
 pub mod mount;
 pub mod sysroot;
 
-use crate::cloudconfig::Config;
 use crate::disk::Target;
-use crate::layout::{self, RootfsLayout, TableKind};
+use crate::layout::{self, PartitionTable, RootfsLayout, TableKind};
 use crate::machine::Machine;
 use crate::report::Events;
-use crate::settings::{Bootloader, ImageKind, PartitionTable, Settings};
 use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
 use std::fs::OpenOptions;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Everything the stages after the write need.
+/// What the bootloader stage does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BootAction {
+    /// A disk image keeps its own boot code (bootloader=auto).
+    KeepImages,
+    /// bootloader=none: nothing is touched.
+    None,
+    /// extlinux on the root (or boot) partition and syslinux's MBR code.
+    Extlinux,
+}
+
+impl BootAction {
+    pub fn describe(self) -> &'static str {
+        match self {
+            BootAction::KeepImages => "keep the image's own boot code",
+            BootAction::None => "none",
+            BootAction::Extlinux => "extlinux + syslinux MBR",
+        }
+    }
+}
+
+/// The bootloader stage's part of the plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BootPlan {
+    pub action: BootAction,
+    /// The extlinux binary.
+    pub extlinux: PathBuf,
+    /// Directory holding syslinux's mbr.bin and gptmbr.bin.
+    pub syslinux_mbr_dir: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_kargs: Option<String>,
+}
+
+/// What the stages after the write share: the disk written and what was put on it.
 pub struct PostInstall<'a> {
     pub target: &'a Target,
-    pub settings: &'a Settings,
     /// `Some` for image_kind=rootfs: the layout rdinstall created.
     pub layout: Option<&'a RootfsLayout>,
-    pub config: Option<&'a Config>,
     pub machine: &'a Machine,
     pub install_id: &'a str,
     pub events: &'a Events,
 }
 
-/// True when the bootloader stage will install extlinux for these settings.
-pub fn uses_extlinux(s: &Settings) -> bool {
-    match s.bootloader {
-        Bootloader::None => false,
-        Bootloader::Extlinux => true,
-        Bootloader::Auto => s.image_kind == ImageKind::Rootfs,
-    }
-}
-
 /// Preflight (touches nothing): the extlinux binary and the boot code the bootloader stage
-/// will need are there.
-pub fn check(s: &Settings) -> Result<()> {
-    if !uses_extlinux(s) {
+/// will need are there. `table` is the table rdinstall will create (rootfs images); `None`
+/// for a disk image, whose table kind is known only after the write: both files are checked.
+pub fn check(b: &BootPlan, table: Option<PartitionTable>) -> Result<()> {
+    if b.action != BootAction::Extlinux {
         return Ok(());
     }
-    if find_program(&s.extlinux).is_none() {
+    if find_program(&b.extlinux).is_none() {
         bail!(
             "bootloader: extlinux binary {} not found (set extlinux=PATH, or bootloader=none)",
-            s.extlinux.display()
+            b.extlinux.display()
         );
     }
-    // For disk images the table kind is known only after the write: check both files then.
-    let gpt = match s.image_kind {
-        ImageKind::Rootfs => vec![s.partition_table == PartitionTable::Gpt],
-        ImageKind::Disk => vec![false, true],
+    let gpt = match table {
+        Some(t) => vec![t == PartitionTable::Gpt],
+        None => vec![false, true],
     };
     for g in gpt {
-        extlinux::read_mbr_code(&extlinux::mbr_code_path(&s.syslinux_mbr_dir, g))?;
+        extlinux::read_mbr_code(&extlinux::mbr_code_path(&b.syslinux_mbr_dir, g))?;
     }
     Ok(())
 }
@@ -79,21 +101,24 @@ fn find_program(name: &Path) -> Option<std::path::PathBuf> {
 }
 
 /// Stage `bootloader`: install extlinux + MBR code where asked (bootloader=auto|extlinux|none).
-pub fn install(p: &PostInstall) -> Result<()> {
-    let s = p.settings;
+pub fn install(p: &PostInstall, b: &BootPlan) -> Result<()> {
     let ev = p.events;
-    if !uses_extlinux(s) {
-        ev.info(match s.bootloader {
-            Bootloader::None => "bootloader=none: boot code and configuration left as they are",
-            _ => "bootloader=auto: the disk image keeps its own boot code",
-        });
-        return Ok(());
+    match b.action {
+        BootAction::Extlinux => {}
+        BootAction::None => {
+            ev.info("bootloader=none: boot code and configuration left as they are");
+            return Ok(());
+        }
+        BootAction::KeepImages => {
+            ev.info("bootloader=auto: the disk image keeps its own boot code");
+            return Ok(());
+        }
     }
     p.target.check_same()?;
     let disk = p.target.dev_path.as_path();
     let table = layout::read_table_at(disk)?;
     let code = extlinux::read_mbr_code(&extlinux::mbr_code_path(
-        &s.syslinux_mbr_dir,
+        &b.syslinux_mbr_dir,
         table.kind == TableKind::Gpt,
     ))?;
     let (part, policy) = match p.layout {
@@ -115,13 +140,13 @@ pub fn install(p: &PostInstall) -> Result<()> {
         // A separate /boot: the kernel's root is elsewhere on the disk.
         locate::find_root(disk, &table, None, ev)?.1.uuid
     };
-    let modules = extlinux::modules_dir_for(&s.syslinux_mbr_dir);
+    let modules = extlinux::modules_dir_for(&b.syslinux_mbr_dir);
     let done = extlinux::ExtlinuxJob {
         root: m.root(),
         root_uuid: &root_uuid,
         policy,
-        extra_kargs: s.extra_kargs.as_deref(),
-        extlinux: &s.extlinux,
+        extra_kargs: b.extra_kargs.as_deref(),
+        extlinux: &b.extlinux,
         modules_dir: modules.as_deref(),
         events: ev,
     }

@@ -6,14 +6,14 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetKind {
     Block,
     File,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Target {
     /// As the user or the selection named it (`/dev/disk/by-id/...` stays as given).
     pub path: PathBuf,
@@ -27,12 +27,11 @@ pub struct Target {
     /// Which device or file `dev_path` named when it was resolved. Every later open checks
     /// it: a name can come to mean another disk between preflight and the write (hotplug,
     /// udev renaming, a file replaced), and the wrong disk must never be written.
-    #[serde(skip)]
     pub identity: Identity,
 }
 
 /// A block device by its device number (st_rdev), a regular file by st_dev + st_ino.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 pub struct Identity {
     dev: u64,
     ino: u64,

@@ -1,9 +1,80 @@
 //! Checksum of the bytes as served, computed while they stream past.
 
-use crate::settings::{Checksum, ChecksumAlgo};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256, Sha512};
+use std::fmt;
 use std::io::{self, Read};
+use std::str::FromStr;
 use std::sync::{Arc, Mutex};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChecksumAlgo {
+    Sha256,
+    Sha512,
+}
+
+/// `sha256:HEX` or `sha512:HEX`: the digest of the image bytes as served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checksum {
+    pub algo: ChecksumAlgo,
+    pub digest: Vec<u8>,
+}
+
+impl FromStr for Checksum {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (algo, hex_part) = s
+            .split_once(':')
+            .ok_or_else(|| format!("expected sha256:HEX or sha512:HEX, got {s:?}"))?;
+        let (algo, len) = match algo.to_ascii_lowercase().as_str() {
+            "sha256" => (ChecksumAlgo::Sha256, 32),
+            "sha512" => (ChecksumAlgo::Sha512, 64),
+            other => {
+                return Err(format!(
+                    "unknown checksum algorithm {other:?} (use sha256 or sha512)"
+                ))
+            }
+        };
+        let digest = hex::decode(hex_part.trim())
+            .map_err(|e| format!("checksum {hex_part:?} is not hexadecimal: {e}"))?;
+        if digest.len() != len {
+            return Err(format!(
+                "a {} checksum has {} hex digits, got {}",
+                algo_name(algo),
+                len * 2,
+                hex_part.len()
+            ));
+        }
+        Ok(Checksum { algo, digest })
+    }
+}
+
+fn algo_name(a: ChecksumAlgo) -> &'static str {
+    match a {
+        ChecksumAlgo::Sha256 => "sha256",
+        ChecksumAlgo::Sha512 => "sha512",
+    }
+}
+
+impl fmt::Display for Checksum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", algo_name(self.algo), hex::encode(&self.digest))
+    }
+}
+
+impl Serialize for Checksum {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Checksum {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
 
 enum Hasher {
     Sha256(Sha256),
@@ -106,6 +177,22 @@ impl<R: Read> Read for CountingReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checksums() {
+        let c: Checksum = format!("sha256:{}", "ab".repeat(32)).parse().unwrap();
+        assert_eq!(c.algo, ChecksumAlgo::Sha256);
+        assert_eq!(c.digest.len(), 32);
+        let c: Checksum = format!("SHA512:{}", "0f".repeat(64)).parse().unwrap();
+        assert_eq!(c.algo, ChecksumAlgo::Sha512);
+        assert!("md5:abcd".parse::<Checksum>().is_err());
+        assert!("sha256:abcd".parse::<Checksum>().is_err());
+        assert!(format!("sha256:{}", "zz".repeat(32))
+            .parse::<Checksum>()
+            .is_err());
+        assert!("deadbeef".parse::<Checksum>().is_err());
+        assert_eq!(c.to_string(), format!("sha512:{}", "0f".repeat(64)));
+    }
 
     #[test]
     fn verifies_sha256_while_reading() {

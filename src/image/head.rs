@@ -6,7 +6,7 @@ use crate::disk::parttable;
 pub use crate::disk::parttable::Kind as Table;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct HeadInfo {
     pub table: Table,
     /// Bytes a disk needs to hold every partition (and the GPT backup), when a table says so.

@@ -14,3 +14,16 @@ pub mod source;
 pub mod writer;
 
 pub use sniff::Format;
+
+use serde::Serialize;
+
+/// What kind of image `image` points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageKind {
+    /// A whole-disk image with its own partition table.
+    #[default]
+    Disk,
+    /// One filesystem image; rdinstall makes the partition table and installs extlinux.
+    Rootfs,
+}

@@ -8,12 +8,29 @@ pub mod gpt_backup;
 pub mod rootfs;
 pub mod table;
 
-use crate::settings::{PartitionTable, RestPartition, Settings};
+use crate::units::Size;
 use anyhow::{bail, Result};
 use serde::Serialize;
 use std::fs::File;
 
 pub use table::{read_table, read_table_at, set_bootable, Partition, Table, TableKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RestPartition {
+    #[default]
+    None,
+    Linux,
+    Lvm,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PartitionTable {
+    #[default]
+    Msdos,
+    Gpt,
+}
 
 pub const MIB: u64 = 1 << 20;
 /// Sectors a GPT keeps at the end of the disk: 32 sectors of entries and the backup header.
@@ -22,7 +39,7 @@ const GPT_TAIL_BYTES: u64 = 33 * 512;
 const MBR_LIMIT_BYTES: u64 = (u32::MAX as u64) * 512;
 
 /// The second partition over the rest of the disk (`rest=linux|lvm`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RestLayout {
     pub kind: RestPartition,
     pub start: u64,
@@ -30,7 +47,7 @@ pub struct RestLayout {
 }
 
 /// The partition layout rdinstall creates for image_kind=rootfs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RootfsLayout {
     /// Byte offset of partition 1 (the root filesystem).
     pub root_start: u64,
@@ -48,13 +65,25 @@ fn mib(n: u64) -> String {
     format!("{:.1} MiB", n as f64 / MIB as f64)
 }
 
+/// What the settings ask of a rootfs layout (`partition_table`, `rest`, `root_size`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RootfsRequest {
+    pub table: PartitionTable,
+    pub rest: RestPartition,
+    pub root_size: Option<Size>,
+}
+
 /// Plan the layout in preflight. `image_size` is the decoded filesystem's size when known.
 ///
 /// Partition 1 starts at 1 MiB and is `root_size` (or the image's size) rounded up to whole
 /// MiB. Without either, and with `rest=none`, it takes the whole disk. Refuses what does not
 /// fit; nothing is written.
-pub fn plan_rootfs(s: &Settings, disk_size: u64, image_size: Option<u64>) -> Result<RootfsLayout> {
-    let gpt = s.partition_table == PartitionTable::Gpt;
+pub fn plan_rootfs(
+    s: &RootfsRequest,
+    disk_size: u64,
+    image_size: Option<u64>,
+) -> Result<RootfsLayout> {
+    let gpt = s.table == PartitionTable::Gpt;
     let root_start = MIB;
     // Where the last partition may end.
     let mut end = disk_size / 512 * 512;
@@ -134,29 +163,26 @@ pub fn plan_rootfs(s: &Settings, disk_size: u64, image_size: Option<u64>) -> Res
     Ok(RootfsLayout {
         root_start,
         root_size,
-        table: s.partition_table,
+        table: s.table,
         rest,
     })
 }
 
 /// Write the partition table (after the filesystem has been streamed into place). The first
 /// 440 bytes (boot code) are kept as they are: the bootloader stage decides about them.
-pub fn write_rootfs_table(f: &File, disk_size: u64, l: &RootfsLayout, s: &Settings) -> Result<()> {
-    let _ = s;
+pub fn write_rootfs_table(f: &File, disk_size: u64, l: &RootfsLayout) -> Result<()> {
     rootfs::write(f, disk_size, l)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::Size;
 
-    fn settings(table: PartitionTable, rest: RestPartition, root: Option<u64>) -> Settings {
-        Settings {
-            partition_table: table,
+    fn settings(table: PartitionTable, rest: RestPartition, root: Option<u64>) -> RootfsRequest {
+        RootfsRequest {
+            table,
             rest,
             root_size: root.map(Size),
-            ..Settings::default()
         }
     }
 

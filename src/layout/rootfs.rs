@@ -3,7 +3,7 @@
 //! Bytes 0..440 (boot code) are never changed here.
 
 use super::{RootfsLayout, MIB};
-use crate::settings::{PartitionTable, RestPartition};
+use crate::layout::{PartitionTable, RestPartition};
 use anyhow::{bail, Context, Result};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};

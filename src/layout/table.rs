@@ -190,7 +190,7 @@ pub fn set_bootable(f: &File, table: &Table, number: u32) -> Result<()> {
 mod tests {
     use super::*;
     use crate::layout::{plan_rootfs, write_rootfs_table, MIB};
-    use crate::settings::{PartitionTable, RestPartition, Settings};
+    use crate::layout::{PartitionTable, RestPartition, RootfsRequest};
     use std::process::Command;
 
     /// Regression: fuzzing found mbrman panicking on an entry that starts at sector 0.
@@ -291,12 +291,12 @@ mod tests {
         let f = open_rw(&p);
         // Something in the boot code area that the table writer must not touch.
         (&f).write_all(&[0xEB; 440]).unwrap();
-        let s = Settings {
+        let s = RootfsRequest {
             rest: RestPartition::Lvm,
-            ..Settings::default()
+            ..RootfsRequest::default()
         };
         let l = plan_rootfs(&s, 256 * MIB, Some(100 * MIB)).unwrap();
-        write_rootfs_table(&f, 256 * MIB, &l, &s).unwrap();
+        write_rootfs_table(&f, 256 * MIB, &l).unwrap();
         let mut head = [0u8; 440];
         (&f).seek(SeekFrom::Start(0)).unwrap();
         (&f).read_exact(&mut head).unwrap();
@@ -329,13 +329,13 @@ mod tests {
     fn gpt_layout_round_trip() {
         let (_d, p) = disk(256 * MIB);
         let f = open_rw(&p);
-        let s = Settings {
-            partition_table: PartitionTable::Gpt,
+        let s = RootfsRequest {
+            table: PartitionTable::Gpt,
             rest: RestPartition::Linux,
-            ..Settings::default()
+            ..RootfsRequest::default()
         };
         let l = plan_rootfs(&s, 256 * MIB, Some(64 * MIB)).unwrap();
-        write_rootfs_table(&f, 256 * MIB, &l, &s).unwrap();
+        write_rootfs_table(&f, 256 * MIB, &l).unwrap();
         let t = read_table(&f).unwrap();
         assert_eq!(t.kind, TableKind::Gpt);
         assert_eq!(t.partitions[0].start, MIB);

@@ -10,18 +10,11 @@ pub mod yaml;
 use serde::Serialize;
 use std::path::PathBuf;
 
+pub use crate::config::ConfigTarget;
+pub use crate::finish::FinishAction;
+pub use crate::image::ImageKind;
+pub use crate::layout::{PartitionTable, RestPartition};
 pub use parse::{Checksum, ChecksumAlgo, Size};
-
-/// What kind of image `image` points at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum ImageKind {
-    /// A whole-disk image with its own partition table.
-    #[default]
-    Disk,
-    /// One filesystem image; rdinstall makes the partition table and installs extlinux.
-    Rootfs,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -30,42 +23,6 @@ pub enum Bootloader {
     Auto,
     Extlinux,
     None,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ConfigTarget {
-    Nocloud,
-    Coreos,
-    /// Flatcar's coreos-cloudinit reads /var/lib/flatcar-install/user_data (flatcar-install -c).
-    Flatcar,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FinishAction {
-    Reboot,
-    Poweroff,
-    Kexec,
-    Shell,
-    Exit,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum RestPartition {
-    #[default]
-    None,
-    Linux,
-    Lvm,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum PartitionTable {
-    #[default]
-    Msdos,
-    Gpt,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -202,6 +159,20 @@ impl Default for Settings {
             from_cmdline: false,
             yes: false,
             discard: false,
+        }
+    }
+}
+
+impl Settings {
+    /// Trust, timeouts and retries for fetches, as the plan carries them.
+    pub fn net_options(&self) -> crate::net::NetOptions {
+        use std::time::Duration;
+        crate::net::NetOptions {
+            insecure: self.insecure,
+            ca_cert: self.ca_cert.clone(),
+            timeout: Duration::from_secs(self.timeout),
+            stall_timeout: Duration::from_secs(self.stall_timeout),
+            retries: self.retries,
         }
     }
 }

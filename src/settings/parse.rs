@@ -1,104 +1,7 @@
 //! Value parsers shared by all three settings sources.
 
-use serde::Serialize;
-use std::fmt;
-use std::str::FromStr;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChecksumAlgo {
-    Sha256,
-    Sha512,
-}
-
-/// `sha256:HEX` or `sha512:HEX`: the digest of the image bytes as served.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Checksum {
-    pub algo: ChecksumAlgo,
-    pub digest: Vec<u8>,
-}
-
-impl FromStr for Checksum {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (algo, hex_part) = s
-            .split_once(':')
-            .ok_or_else(|| format!("expected sha256:HEX or sha512:HEX, got {s:?}"))?;
-        let (algo, len) = match algo.to_ascii_lowercase().as_str() {
-            "sha256" => (ChecksumAlgo::Sha256, 32),
-            "sha512" => (ChecksumAlgo::Sha512, 64),
-            other => {
-                return Err(format!(
-                    "unknown checksum algorithm {other:?} (use sha256 or sha512)"
-                ))
-            }
-        };
-        let digest = hex::decode(hex_part.trim())
-            .map_err(|e| format!("checksum {hex_part:?} is not hexadecimal: {e}"))?;
-        if digest.len() != len {
-            return Err(format!(
-                "a {} checksum has {} hex digits, got {}",
-                algo_name(algo),
-                len * 2,
-                hex_part.len()
-            ));
-        }
-        Ok(Checksum { algo, digest })
-    }
-}
-
-fn algo_name(a: ChecksumAlgo) -> &'static str {
-    match a {
-        ChecksumAlgo::Sha256 => "sha256",
-        ChecksumAlgo::Sha512 => "sha512",
-    }
-}
-
-impl fmt::Display for Checksum {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", algo_name(self.algo), hex::encode(&self.digest))
-    }
-}
-
-impl Serialize for Checksum {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-/// A byte count: plain bytes or with a K/M/G/T suffix (powers of 1024; `KiB`, `KB`, `k` alike).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct Size(pub u64);
-
-impl FromStr for Size {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let t = s.trim();
-        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        if num.is_empty() {
-            return Err(format!(
-                "{s:?} is not a size (bytes, or a number with K/M/G/T)"
-            ));
-        }
-        let n: u64 = num.parse().map_err(|_| format!("{s:?} is too large"))?;
-        let shift = match unit.trim().to_ascii_uppercase().as_str() {
-            "" | "B" => 0,
-            "K" | "KB" | "KIB" => 10,
-            "M" | "MB" | "MIB" => 20,
-            "G" | "GB" | "GIB" => 30,
-            "T" | "TB" | "TIB" => 40,
-            other => {
-                return Err(format!(
-                    "unknown size unit {other:?} in {s:?} (use K, M, G or T)"
-                ))
-            }
-        };
-        n.checked_mul(1u64 << shift)
-            .map(Size)
-            .ok_or_else(|| format!("{s:?} is too large"))
-    }
-}
+pub use crate::image::hash::{Checksum, ChecksumAlgo};
+pub use crate::units::Size;
 
 /// A boolean as operators write it. An empty value (`rdinstall.insecure=`, YAML `insecure:`
 /// or `insecure: ~`) is an error, never `true`: a template that left a value out must not
@@ -147,34 +50,6 @@ pub fn check_location(s: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!("512".parse::<Size>().unwrap(), Size(512));
-        assert_eq!("4G".parse::<Size>().unwrap(), Size(4 << 30));
-        assert_eq!("10MiB".parse::<Size>().unwrap(), Size(10 << 20));
-        assert_eq!("1t".parse::<Size>().unwrap(), Size(1 << 40));
-        assert!("G".parse::<Size>().is_err());
-        assert!("12X".parse::<Size>().is_err());
-        assert!("99999999999999999999".parse::<Size>().is_err());
-        assert!("17179869184T".parse::<Size>().is_err());
-    }
-
-    #[test]
-    fn checksums() {
-        let c: Checksum = format!("sha256:{}", "ab".repeat(32)).parse().unwrap();
-        assert_eq!(c.algo, ChecksumAlgo::Sha256);
-        assert_eq!(c.digest.len(), 32);
-        let c: Checksum = format!("SHA512:{}", "0f".repeat(64)).parse().unwrap();
-        assert_eq!(c.algo, ChecksumAlgo::Sha512);
-        assert!("md5:abcd".parse::<Checksum>().is_err());
-        assert!("sha256:abcd".parse::<Checksum>().is_err());
-        assert!(format!("sha256:{}", "zz".repeat(32))
-            .parse::<Checksum>()
-            .is_err());
-        assert!("deadbeef".parse::<Checksum>().is_err());
-        assert_eq!(c.to_string(), format!("sha512:{}", "0f".repeat(64)));
-    }
 
     #[test]
     fn locations() {
