@@ -30,6 +30,7 @@ pub fn run(cli: Cli) -> i32 {
             json,
         } => wipe_command(&disk, yes, discard, json),
         Command::Cmdline { file } => cmdline_command(file.as_deref()),
+        Command::Settings { markdown } => settings_command(markdown),
     }
 }
 
@@ -50,6 +51,26 @@ fn read_cmdline(file: Option<&Path>) -> Result<String, Failure> {
     let p = file.unwrap_or(Path::new("/proc/cmdline"));
     std::fs::read_to_string(p)
         .map_err(|e| Failure::usage(anyhow!("cannot read {}: {e}", p.display())))
+}
+
+fn settings_command(markdown: bool) -> i32 {
+    use crate::settings::defs::DEFS;
+    if markdown {
+        print!("{}", crate::settings::defs::markdown_table());
+        return 0;
+    }
+    for d in DEFS {
+        let help = d.help.split_whitespace().collect::<Vec<_>>().join(" ");
+        println!(
+            "{}\n  --{}  rdinstall.{}=  {}:\n  default: {}\n  {help}\n",
+            d.name,
+            d.flag_name(),
+            d.name,
+            d.name,
+            d.default
+        );
+    }
+    0
 }
 
 fn cmdline_command(file: Option<&Path>) -> i32 {

@@ -1,8 +1,9 @@
 //! Command-line interface. Every setting flag is spelled as in SPEC.md (`--image-checksum`);
 //! the flags only fill a settings layer.
 
+use crate::settings::defs::{Def, Shape, DEFS};
 use crate::settings::{Layer, Origin};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -39,6 +40,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List every setting with its default (`--markdown`: README's table).
+    Settings {
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Parse a kernel command line and print the resulting settings.
     Cmdline {
         /// Read this file instead of /proc/cmdline.
@@ -55,75 +61,60 @@ pub enum ProgressArg {
     None,
 }
 
-#[derive(Args, Debug, Default)]
+/// The setting flags, made from `settings::defs::DEFS` (one `--name` per setting). Holds the
+/// values given, as a settings layer.
+#[derive(Debug, Default, Clone)]
 pub struct SettingFlags {
-    /// Image URL(s) or path; several comma separated are mirrors.
-    #[arg(long)]
-    pub image: Option<String>,
-    #[arg(long)]
-    pub image_checksum: Option<String>,
-    /// disk or rootfs.
-    #[arg(long)]
-    pub image_kind: Option<String>,
-    /// auto or a path.
-    #[arg(long)]
-    pub disk: Option<String>,
-    #[arg(long)]
-    pub disk_hint: Option<String>,
-    #[arg(long)]
-    pub config: Option<String>,
-    #[arg(long)]
-    pub config_target: Option<String>,
-    #[arg(long)]
-    pub bootloader: Option<String>,
-    /// Report URL; may repeat.
-    #[arg(long)]
-    pub report: Vec<String>,
-    #[arg(long, env = "RDINSTALL_REPORT_TOKEN", hide_env_values = true)]
-    pub report_token: Option<String>,
-    #[arg(long)]
-    pub on_success: Option<String>,
-    #[arg(long)]
-    pub on_failure: Option<String>,
-    #[arg(long)]
-    pub root_size: Option<String>,
-    #[arg(long)]
-    pub rest: Option<String>,
-    #[arg(long)]
-    pub partition_table: Option<String>,
-    #[arg(long, allow_hyphen_values = true)]
-    pub extra_kargs: Option<String>,
-    #[arg(long)]
-    pub config_partition: Option<String>,
-    #[arg(long)]
-    pub notify_url: Option<String>,
-    #[arg(long)]
-    pub image_signature: Option<String>,
-    #[arg(long)]
-    pub keyring: Option<String>,
-    #[arg(long)]
-    pub signature: Option<String>,
-    #[arg(long)]
-    pub threads: Option<String>,
-    #[arg(long)]
-    pub stall_timeout: Option<String>,
-    #[arg(long)]
-    pub insecure: bool,
-    #[arg(long)]
-    pub ca_cert: Option<String>,
-    #[arg(long)]
-    pub retries: Option<String>,
-    #[arg(long)]
-    pub timeout: Option<String>,
-    /// Path of the extlinux binary.
-    #[arg(long)]
-    pub extlinux: Option<String>,
-    /// Directory with syslinux's mbr.bin and gptmbr.bin.
-    #[arg(long)]
-    pub syslinux_mbr_dir: Option<String>,
-    /// BLKDISCARD the whole disk during the wipe, when supported.
-    #[arg(long)]
-    pub discard: bool,
+    given: Vec<(String, String)>,
+}
+
+fn setting_arg(d: &Def) -> Arg {
+    let help = d.help.split_whitespace().collect::<Vec<_>>().join(" ");
+    let arg = Arg::new(d.name).long(d.flag_name()).help(help);
+    let arg = match d.shape {
+        Shape::Switch => arg.action(ArgAction::SetTrue),
+        Shape::List => arg.action(ArgAction::Append).value_name("LIST"),
+        Shape::Value => arg.action(ArgAction::Set).value_name("VALUE"),
+    };
+    let arg = match d.flag.env {
+        Some(var) => arg.env(var).hide_env_values(true),
+        None => arg,
+    };
+    arg.allow_hyphen_values(d.flag.dash_values)
+}
+
+impl Args for SettingFlags {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        DEFS.iter().fold(cmd, |cmd, d| cmd.arg(setting_arg(d)))
+    }
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl FromArgMatches for SettingFlags {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut given = Vec::new();
+        for d in DEFS {
+            match d.shape {
+                Shape::Switch => {
+                    if m.get_flag(d.name) {
+                        given.push((d.name.to_string(), "true".to_string()));
+                    }
+                }
+                _ => {
+                    for v in m.get_many::<String>(d.name).into_iter().flatten() {
+                        given.push((d.name.to_string(), v.clone()));
+                    }
+                }
+            }
+        }
+        Ok(SettingFlags { given })
+    }
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
 }
 
 #[derive(Args, Debug)]
@@ -160,48 +151,8 @@ impl SettingFlags {
     /// The flags given, as a settings layer.
     pub fn layer(&self) -> Layer {
         let mut l = Layer::new(Origin::Flag);
-        let opts: &[(&str, &Option<String>)] = &[
-            ("image", &self.image),
-            ("image_checksum", &self.image_checksum),
-            ("image_kind", &self.image_kind),
-            ("disk", &self.disk),
-            ("disk_hint", &self.disk_hint),
-            ("config", &self.config),
-            ("config_target", &self.config_target),
-            ("bootloader", &self.bootloader),
-            ("report_token", &self.report_token),
-            ("on_success", &self.on_success),
-            ("on_failure", &self.on_failure),
-            ("root_size", &self.root_size),
-            ("rest", &self.rest),
-            ("partition_table", &self.partition_table),
-            ("extra_kargs", &self.extra_kargs),
-            ("config_partition", &self.config_partition),
-            ("notify_url", &self.notify_url),
-            ("image_signature", &self.image_signature),
-            ("keyring", &self.keyring),
-            ("signature", &self.signature),
-            ("threads", &self.threads),
-            ("stall_timeout", &self.stall_timeout),
-            ("ca_cert", &self.ca_cert),
-            ("retries", &self.retries),
-            ("timeout", &self.timeout),
-            ("extlinux", &self.extlinux),
-            ("syslinux_mbr_dir", &self.syslinux_mbr_dir),
-        ];
-        for (k, v) in opts {
-            if let Some(v) = v {
-                l.push(k, v.clone());
-            }
-        }
-        for r in &self.report {
-            l.push("report", r.clone());
-        }
-        if self.insecure {
-            l.push("insecure", "true");
-        }
-        if self.discard {
-            l.push("discard", "true");
+        for (k, v) in &self.given {
+            l.push(k, v.clone());
         }
         l
     }

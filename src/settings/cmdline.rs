@@ -5,7 +5,7 @@
 //! are removed. Unlike the kernel, an unterminated quote is an error rather than silently
 //! swallowing the rest of the line. `-` and `_` are the same in a key, as for module params.
 
-use super::{Layer, Origin, SettingError, INIT_KEYS, KEYS};
+use super::{Layer, Origin, SettingError, INIT_KEYS};
 
 #[derive(Debug, Default)]
 pub struct Cmdline {
@@ -121,7 +121,7 @@ pub fn parse(line: &str) -> Result<Cmdline, SettingError> {
             out.init_keys.push((name, value.to_string()));
             continue;
         }
-        if !KEYS.contains(&name.as_str()) {
+        if super::defs::find(&name).is_none() {
             // The name only: `rdinstall.report-tokn=SECRET` must not print SECRET.
             return Err(cmd_err(&name, "", super::unknown_key_message(&name)));
         }

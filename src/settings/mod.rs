@@ -3,12 +3,13 @@
 //! Precedence: flags > settings file > kernel command line > defaults.
 
 pub mod cmdline;
+pub mod defs;
 pub mod parse;
 pub mod template;
 pub mod yaml;
 
+pub use defs::Settings;
 use serde::Serialize;
-use std::path::PathBuf;
 
 pub use crate::config::ConfigTarget;
 pub use crate::finish::FinishAction;
@@ -45,54 +46,6 @@ pub enum ProgressMode {
     None,
 }
 
-/// The resolved settings. Every field has one name in three spellings: flag `--image-checksum`,
-/// kernel command line `rdinstall.image_checksum=`, YAML key `image_checksum:`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Settings {
-    /// Image locations; more than one are mirrors tried in order.
-    pub image: Vec<String>,
-    pub image_checksum: Option<Checksum>,
-    pub image_kind: ImageKind,
-    /// `None` means `auto`.
-    pub disk: Option<PathBuf>,
-    pub disk_hint: Option<String>,
-    pub config: Option<String>,
-    pub config_target: Vec<ConfigTarget>,
-    pub bootloader: Bootloader,
-    pub report: Vec<String>,
-    pub report_token: Option<Secret>,
-    pub on_success: FinishAction,
-    pub on_failure: FinishAction,
-    pub root_size: Option<Size>,
-    pub rest: RestPartition,
-    pub partition_table: PartitionTable,
-    pub extra_kargs: Option<String>,
-    pub config_partition: Option<u32>,
-    pub notify_url: Option<String>,
-    pub image_signature: Option<String>,
-    pub keyring: Option<PathBuf>,
-    pub signature: SignaturePolicy,
-    /// 0 = all cores.
-    pub threads: usize,
-    pub stall_timeout: u64,
-    pub insecure: bool,
-    pub ca_cert: Option<PathBuf>,
-    pub retries: u32,
-    pub timeout: u64,
-    /// Path of the extlinux binary used to install the bootloader.
-    pub extlinux: PathBuf,
-    /// Directory holding syslinux's mbr.bin and gptmbr.bin.
-    pub syslinux_mbr_dir: PathBuf,
-    /// Boot NIC MAC from `BOOTIF=` on the kernel command line, when present.
-    pub bootif: Option<String>,
-    /// True when the run was started with `--from-cmdline` (PXE boot): changes finish defaults
-    /// and adds the kernel log as an output.
-    pub from_cmdline: bool,
-    /// Skip the confirmation prompt.
-    pub yes: bool,
-    pub discard: bool,
-}
-
 /// A value that must never be printed (the report token): `Debug` and `Serialize` show
 /// `<redacted>`; `expose` is for the one place that sends it (the Authorization header).
 /// Creating one registers the value with `redact`, so it is masked even where it turns up
@@ -123,46 +76,6 @@ impl Serialize for Secret {
     }
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            image: Vec::new(),
-            image_checksum: None,
-            image_kind: ImageKind::Disk,
-            disk: None,
-            disk_hint: None,
-            config: None,
-            config_target: vec![ConfigTarget::Nocloud],
-            bootloader: Bootloader::Auto,
-            report: Vec::new(),
-            report_token: None,
-            on_success: FinishAction::Exit,
-            on_failure: FinishAction::Exit,
-            root_size: None,
-            rest: RestPartition::None,
-            partition_table: PartitionTable::Msdos,
-            extra_kargs: None,
-            config_partition: None,
-            notify_url: None,
-            image_signature: None,
-            keyring: None,
-            signature: SignaturePolicy::Off,
-            threads: 0,
-            stall_timeout: 30,
-            insecure: false,
-            ca_cert: None,
-            retries: 5,
-            timeout: 30,
-            extlinux: PathBuf::from("extlinux"),
-            syslinux_mbr_dir: PathBuf::from("/usr/lib/syslinux/mbr"),
-            bootif: None,
-            from_cmdline: false,
-            yes: false,
-            discard: false,
-        }
-    }
-}
-
 impl Settings {
     /// Trust, timeouts and retries for fetches, as the plan carries them.
     pub fn net_options(&self) -> crate::net::NetOptions {
@@ -186,7 +99,7 @@ pub enum Origin {
 }
 
 impl Origin {
-    fn spell(self, key: &str) -> String {
+    pub fn spell(self, key: &str) -> String {
         match self {
             Origin::Cmdline => format!("rdinstall.{key}="),
             Origin::File => format!("{key}:"),
@@ -219,43 +132,6 @@ impl std::fmt::Display for SettingError {
     }
 }
 
-/// Setting names that take a comma list and, when repeated, accumulate.
-const LIST_KEYS: &[&str] = &["image", "report", "config_target"];
-
-/// Every setting name (canonical snake_case spelling).
-pub const KEYS: &[&str] = &[
-    "image",
-    "image_checksum",
-    "image_kind",
-    "disk",
-    "disk_hint",
-    "config",
-    "config_target",
-    "bootloader",
-    "report",
-    "report_token",
-    "on_success",
-    "on_failure",
-    "root_size",
-    "rest",
-    "partition_table",
-    "extra_kargs",
-    "config_partition",
-    "notify_url",
-    "image_signature",
-    "keyring",
-    "signature",
-    "threads",
-    "stall_timeout",
-    "insecure",
-    "ca_cert",
-    "retries",
-    "timeout",
-    "extlinux",
-    "syslinux_mbr_dir",
-    "discard",
-];
-
 /// Keys the initrd's `/init` reads; rdinstall accepts and ignores them.
 pub const INIT_KEYS: &[&str] = &["break", "net_timeout", "modules"];
 
@@ -281,59 +157,6 @@ impl Layer {
     }
 }
 
-fn err(origin: Origin, key: &str, value: &str, message: impl Into<String>) -> SettingError {
-    SettingError {
-        spelled: origin.spell(key),
-        value: value.to_string(),
-        message: message.into(),
-    }
-}
-
-fn split_list(v: &str) -> Vec<String> {
-    v.split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
-fn enum_value<T: Copy>(
-    origin: Origin,
-    key: &str,
-    value: &str,
-    choices: &[(&str, T)],
-) -> Result<T, SettingError> {
-    let v = value.trim().to_ascii_lowercase();
-    choices
-        .iter()
-        .find(|(name, _)| *name == v)
-        .map(|(_, t)| *t)
-        .ok_or_else(|| {
-            let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
-            err(
-                origin,
-                key,
-                value,
-                format!("expected one of {}", names.join(", ")),
-            )
-        })
-}
-
-fn non_empty(origin: Origin, key: &str, value: &str) -> Result<String, SettingError> {
-    if value.trim().is_empty() {
-        Err(err(origin, key, value, "empty value"))
-    } else {
-        Ok(value.trim().to_string())
-    }
-}
-
-const FINISH: &[(&str, FinishAction)] = &[
-    ("reboot", FinishAction::Reboot),
-    ("poweroff", FinishAction::Poweroff),
-    ("kexec", FinishAction::Kexec),
-    ("shell", FinishAction::Shell),
-    ("exit", FinishAction::Exit),
-];
-
 impl Settings {
     /// Resolve layers given lowest precedence first (cmdline, file, flags).
     pub fn resolve(layers: &[Layer], from_cmdline: bool) -> Result<Settings, SettingError> {
@@ -350,14 +173,10 @@ impl Settings {
             // layer accumulate (kernel command line `rdinstall.report=a rdinstall.report=b`).
             let mut replaced: Vec<&str> = Vec::new();
             for (key, value) in &layer.values {
-                if LIST_KEYS.contains(&key.as_str()) && !replaced.contains(&key.as_str()) {
+                let clear = defs::find(key).and_then(|d| d.clear);
+                if let Some(clear) = clear.filter(|_| !replaced.contains(&key.as_str())) {
                     replaced.push(key);
-                    match key.as_str() {
-                        "image" => s.image.clear(),
-                        "report" => s.report.clear(),
-                        "config_target" => s.config_target.clear(),
-                        _ => {}
-                    }
+                    clear(&mut s);
                 }
                 s.apply(layer.origin(), key, value)?;
             }
@@ -370,233 +189,18 @@ impl Settings {
 
     /// Parse one value into its typed field.
     pub fn apply(&mut self, o: Origin, key: &str, value: &str) -> Result<(), SettingError> {
-        let parse_u64 = |v: &str| -> Result<u64, SettingError> {
-            v.trim()
-                .parse::<u64>()
-                .map_err(|_| err(o, key, v, "expected a whole number"))
-        };
-        match key {
-            "image" => {
-                let list = split_list(value);
-                if list.is_empty() {
-                    return Err(err(o, key, value, "empty value"));
-                }
-                for loc in &list {
-                    parse::check_location(loc).map_err(|m| err(o, key, value, m))?;
-                }
-                self.image.extend(list);
-            }
-            "image_checksum" => {
-                self.image_checksum = Some(value.trim().parse().map_err(|m| err(o, key, value, m))?)
-            }
-            "image_kind" => {
-                self.image_kind = enum_value(
-                    o,
-                    key,
-                    value,
-                    &[("disk", ImageKind::Disk), ("rootfs", ImageKind::Rootfs)],
-                )?
-            }
-            "disk" => {
-                let v = non_empty(o, key, value)?;
-                self.disk = if v == "auto" {
-                    None
-                } else if v.starts_with('/') {
-                    Some(PathBuf::from(v))
-                } else if o == Origin::Flag {
-                    // `--disk disk.img`: relative to the current directory, as for any tool.
-                    // (The kernel command line and settings files have no meaningful current
-                    // directory and keep requiring an absolute path.)
-                    let cwd = std::env::current_dir().map_err(|e| {
-                        err(
-                            o,
-                            key,
-                            value,
-                            format!("cannot resolve a relative path: {e}"),
-                        )
-                    })?;
-                    Some(cwd.join(v))
-                } else {
-                    return Err(err(o, key, value, "expected auto or an absolute path"));
-                };
-            }
-            "disk_hint" => {
-                let v = non_empty(o, key, value)?;
-                crate::disk::hints::Hints::parse(&v).map_err(|m| err(o, key, value, m))?;
-                self.disk_hint = Some(v);
-            }
-            "config" => {
-                let v = non_empty(o, key, value)?;
-                parse::check_location(&v).map_err(|m| err(o, key, value, m))?;
-                self.config = Some(v);
-            }
-            "config_target" => {
-                let list = split_list(value);
-                if list.is_empty() {
-                    return Err(err(o, key, value, "empty value"));
-                }
-                for t in list {
-                    let t = enum_value(
-                        o,
-                        key,
-                        &t,
-                        &[
-                            ("nocloud", ConfigTarget::Nocloud),
-                            ("coreos", ConfigTarget::Coreos),
-                            ("flatcar", ConfigTarget::Flatcar),
-                        ],
-                    )?;
-                    if !self.config_target.contains(&t) {
-                        self.config_target.push(t);
-                    }
-                }
-            }
-            "bootloader" => {
-                self.bootloader = enum_value(
-                    o,
-                    key,
-                    value,
-                    &[
-                        ("auto", Bootloader::Auto),
-                        ("extlinux", Bootloader::Extlinux),
-                        ("none", Bootloader::None),
-                    ],
-                )?
-            }
-            "report" => {
-                let list = split_list(value);
-                if list.is_empty() {
-                    return Err(err(o, key, value, "empty value"));
-                }
-                for u in &list {
-                    check_http(u).map_err(|m| err(o, key, value, m))?;
-                }
-                self.report.extend(list);
-            }
-            "report_token" => {
-                if value.trim().is_empty() {
-                    return Err(err(o, key, "", "empty value"));
-                }
-                self.report_token = Some(Secret::new(value.trim()))
-            }
-            "on_success" => self.on_success = enum_value(o, key, value, FINISH)?,
-            "on_failure" => self.on_failure = enum_value(o, key, value, FINISH)?,
-            "root_size" => {
-                let size: Size = value.parse().map_err(|m| err(o, key, value, m))?;
-                if size.0 == 0 {
-                    return Err(err(o, key, value, "must be larger than zero"));
-                }
-                self.root_size = Some(size);
-            }
-            "rest" => {
-                self.rest = enum_value(
-                    o,
-                    key,
-                    value,
-                    &[
-                        ("none", RestPartition::None),
-                        ("linux", RestPartition::Linux),
-                        ("lvm", RestPartition::Lvm),
-                    ],
-                )?
-            }
-            "partition_table" => {
-                self.partition_table = enum_value(
-                    o,
-                    key,
-                    value,
-                    &[
-                        ("msdos", PartitionTable::Msdos),
-                        ("mbr", PartitionTable::Msdos),
-                        ("dos", PartitionTable::Msdos),
-                        ("gpt", PartitionTable::Gpt),
-                    ],
-                )?
-            }
-            "extra_kargs" => self.extra_kargs = Some(value.trim().to_string()),
-            "config_partition" => {
-                let n = parse_u64(value)?;
-                if n == 0 || n > 128 {
-                    return Err(err(
-                        o,
-                        key,
-                        value,
-                        "expected a partition number from 1 to 128",
-                    ));
-                }
-                self.config_partition = Some(n as u32);
-            }
-            "notify_url" => {
-                let v = non_empty(o, key, value)?;
-                check_http(&v).map_err(|m| err(o, key, value, m))?;
-                self.notify_url = Some(v);
-            }
-            "image_signature" => {
-                let v = non_empty(o, key, value)?;
-                parse::check_location(&v).map_err(|m| err(o, key, value, m))?;
-                self.image_signature = Some(v);
-            }
-            "keyring" => self.keyring = Some(PathBuf::from(non_empty(o, key, value)?)),
-            "signature" => {
-                self.signature = enum_value(
-                    o,
-                    key,
-                    value,
-                    &[
-                        ("required", SignaturePolicy::Required),
-                        ("if-present", SignaturePolicy::IfPresent),
-                        ("off", SignaturePolicy::Off),
-                    ],
-                )?
-            }
-            "threads" => {
-                let n = parse_u64(value)?;
-                if n > 1024 {
-                    return Err(err(o, key, value, "at most 1024"));
-                }
-                self.threads = n as usize;
-            }
-            "stall_timeout" => {
-                let n = parse_u64(value)?;
-                if n == 0 {
-                    return Err(err(o, key, value, "must be at least 1 second"));
-                }
-                self.stall_timeout = n;
-            }
-            "insecure" => {
-                self.insecure = parse::parse_bool(value).map_err(|m| err(o, key, value, m))?
-            }
-            "discard" => {
-                self.discard = parse::parse_bool(value).map_err(|m| err(o, key, value, m))?
-            }
-            "ca_cert" => self.ca_cert = Some(PathBuf::from(non_empty(o, key, value)?)),
-            "retries" => {
-                let n = parse_u64(value)?;
-                if n > 1000 {
-                    return Err(err(o, key, value, "at most 1000"));
-                }
-                self.retries = n as u32;
-            }
-            "timeout" => {
-                let n = parse_u64(value)?;
-                if n == 0 {
-                    return Err(err(o, key, value, "must be at least 1 second"));
-                }
-                self.timeout = n;
-            }
-            "extlinux" => self.extlinux = PathBuf::from(non_empty(o, key, value)?),
-            "syslinux_mbr_dir" => self.syslinux_mbr_dir = PathBuf::from(non_empty(o, key, value)?),
+        let c = defs::Ctx { origin: o, key };
+        match defs::find(key) {
+            Some(d) => (d.apply)(self, &c, value),
             // Never the value: an unknown key may be a misspelt report_token.
-            _ => return Err(err(o, key, "", unknown_key_message(key))),
+            None => Err(c.err("", unknown_key_message(key))),
         }
-        Ok(())
     }
 }
 
 /// "unknown setting" with the closest known name, if any.
 pub fn unknown_key_message(key: &str) -> String {
-    let close = KEYS
-        .iter()
+    let close = defs::names()
         .map(|k| (strsim(k, key), k))
         .filter(|(d, _)| *d <= 3)
         .min();
@@ -604,7 +208,7 @@ pub fn unknown_key_message(key: &str) -> String {
         Some((_, k)) => format!("unknown setting {key:?} (did you mean {k:?}?)"),
         None => format!(
             "unknown setting {key:?}; known settings: {}",
-            KEYS.join(", ")
+            defs::names().collect::<Vec<_>>().join(", ")
         ),
     }
 }
@@ -622,13 +226,6 @@ fn strsim(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
-}
-
-fn check_http(u: &str) -> Result<(), String> {
-    if !(u.starts_with("http://") || u.starts_with("https://")) {
-        return Err(format!("{u:?} is not an http:// or https:// URL"));
-    }
-    parse::check_location(u)
 }
 
 #[cfg(test)]

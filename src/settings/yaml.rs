@@ -1,6 +1,6 @@
 //! The `--settings` YAML file: a mapping of setting names to scalars or lists.
 
-use super::{Layer, Origin, SettingError, KEYS};
+use super::{Layer, Origin, SettingError};
 use serde_yaml::Value;
 
 pub fn parse(text: &str, source: &str) -> Result<Layer, SettingError> {
@@ -21,7 +21,7 @@ pub fn parse(text: &str, source: &str) -> Result<Layer, SettingError> {
             Value::String(s) => s.replace('-', "_"),
             other => return Err(bad(format!("setting names must be strings, got {other:?}"))),
         };
-        if !KEYS.contains(&key.as_str()) {
+        if super::defs::find(&key).is_none() {
             return Err(SettingError {
                 spelled: format!("{key}:"),
                 value: String::new(),
