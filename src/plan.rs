@@ -16,7 +16,7 @@ use crate::image::{Format, ImageKind};
 use crate::layout::RootfsLayout;
 use crate::machine::Machine;
 use crate::net::NetOptions;
-use crate::settings::Checksum;
+use crate::image::hash::Checksum;
 use anyhow::{anyhow, bail, Result};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

@@ -22,7 +22,7 @@
 
 use super::hint_ops::{self, Op, Spec};
 use super::sysfs::BlockDevice;
-use crate::settings::Size;
+use crate::units::Size;
 use serde_json::Value;
 
 /// Every key of the `key=value` form.

@@ -15,35 +15,9 @@ use std::sync::Arc;
 pub fn write_image(plan: &Plan, ev: &Events) -> Result<()> {
     let t = &plan.disk;
     let what = t.path.display().to_string();
-    let mut f = t.open_write()?;
-    // Re-open the image from the location that answered in preflight.
-    let img = &plan.image;
-    let verified = img.checksum.is_some() || img.signature.is_some();
-    let src = image::source::open_for_write(&img.mirrors, &img.location, verified, &plan.net, ev)?;
-    let served_total = src.size;
-    let served = Arc::new(AtomicU64::new(0));
-    let counted: Box<dyn Read + Send> = Box::new(image::hash::CountingReader {
-        inner: src.reader,
-        count: served.clone(),
-    });
-    let digest = img.checksum.as_ref().map(Digesting::new);
-    let input: Box<dyn Read + Send> = match &digest {
-        Some(d) => Box::new(d.reader(counted)),
-        None => counted,
-    };
-    let verifier = match &img.signature {
-        Some(sp) => Some(image::signature::Verifier::start(
-            sp.expected.clone().ok_or_else(|| {
-                anyhow!("the signature {} was not checked in preflight", sp.source)
-            })?,
-        )),
-        None => None,
-    };
-    let input: Box<dyn Read + Send> = match &verifier {
-        Some(v) => Box::new(v.reader(input)),
-        None => input,
-    };
-    let (_, dec) = decode::decoder(input, img.threads)?;
+    let f = t.open_write()?;
+    let input = Input::open(plan, ev)?;
+    let (_, dec) = decode::decoder(input.reader, plan.image.threads)?;
     let (base, capacity) = match &plan.layout {
         Some(l) => (l.root_start, l.root_size),
         None => (0, t.size),
@@ -59,33 +33,20 @@ pub fn write_image(plan: &Plan, ev: &Events) -> Result<()> {
         },
     };
     // Progress in decoded bytes; the total is known only for raw images.
-    let total = if plan.image.format == Format::Raw {
-        served_total
-    } else {
-        None
-    };
+    let served_total = input.served_total;
+    let total = served_total.filter(|_| plan.image.format == Format::Raw);
     ev.reset_progress();
-    let served_now = served.clone();
+    let served = input.served.clone();
     let out = writer::Target {
         file: &f,
         direct: writer::open_direct(t),
     };
     let written = writer::stream(dec, &out, &spec, |b| {
-        let s = (total.is_none()).then(|| (served_now.load(Ordering::Relaxed), served_total));
+        let s = (total.is_none()).then(|| (served.load(Ordering::Relaxed), served_total));
         ev.progress(Stage::Write, b, total, s)
     })?;
-    let served_bytes = served.load(Ordering::Relaxed);
-    if let Some(d) = &digest {
-        d.verify(&plan.image.location)?;
-        ev.info(format!("checksum of {} verified", plan.image.location));
-    }
-    if let Some(v) = verifier {
-        let signer = v.finish(&plan.image.location)?;
-        ev.info(format!(
-            "OpenPGP signature of {} verified (signer {signer})",
-            plan.image.location
-        ));
-    }
+    let served_bytes = input.served.load(Ordering::Relaxed);
+    Input::verify(input.digest, input.verifier, &plan.image.location, ev)?;
     // The image is complete and verified: now the disk may point at it.
     writer::write_head(&f, base, &written.head, &what)?;
     ev.info(format!(
@@ -101,10 +62,83 @@ pub fn write_image(plan: &Plan, ev: &Events) -> Result<()> {
             String::new()
         }
     ));
+    finish_tables(plan, f, &what, ev)
+}
+
+/// The image as served, counted, hashed and signature-checked on its way to the decoder.
+struct Input {
+    reader: Box<dyn Read + Send>,
+    served: Arc<AtomicU64>,
+    served_total: Option<u64>,
+    digest: Option<Digesting>,
+    verifier: Option<image::signature::Verifier>,
+}
+
+impl Input {
+    /// Re-open the image from the location that answered in preflight (mirrors after it).
+    fn open(plan: &Plan, ev: &Events) -> Result<Input> {
+        let img = &plan.image;
+        let verified = img.checksum.is_some() || img.signature.is_some();
+        let src =
+            image::source::open_for_write(&img.mirrors, &img.location, verified, &plan.net, ev)?;
+        let served = Arc::new(AtomicU64::new(0));
+        let mut reader: Box<dyn Read + Send> = Box::new(image::hash::CountingReader {
+            inner: src.reader,
+            count: served.clone(),
+        });
+        let digest = img.checksum.as_ref().map(Digesting::new);
+        if let Some(d) = &digest {
+            reader = Box::new(d.reader(reader));
+        }
+        let verifier = match &img.signature {
+            Some(sp) => Some(image::signature::Verifier::start(
+                sp.expected.clone().ok_or_else(|| {
+                    anyhow!("the signature {} was not checked in preflight", sp.source)
+                })?,
+            )),
+            None => None,
+        };
+        if let Some(v) = &verifier {
+            reader = Box::new(v.reader(reader));
+        }
+        Ok(Input {
+            reader,
+            served,
+            served_total: src.size,
+            digest,
+            verifier,
+        })
+    }
+
+    /// After the last byte: the checksum and the signature hold, or the write fails.
+    fn verify(
+        digest: Option<Digesting>,
+        verifier: Option<image::signature::Verifier>,
+        location: &str,
+        ev: &Events,
+    ) -> Result<()> {
+        if let Some(d) = &digest {
+            d.verify(location)?;
+            ev.info(format!("checksum of {location} verified"));
+        }
+        if let Some(v) = verifier {
+            let signer = v.finish(location)?;
+            ev.info(format!(
+                "OpenPGP signature of {location} verified (signer {signer})"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// After the head: the rootfs table (or the GPT backup moved to the disk's end), the flush,
+/// and the kernel's re-read of the new table.
+fn finish_tables(plan: &Plan, mut f: std::fs::File, what: &str, ev: &Events) -> Result<()> {
+    let t = &plan.disk;
     match &plan.layout {
         Some(l) => layout::write_rootfs_table(&f, t.size, l)?,
         None => {
-            if layout::gpt_backup::relocate(&mut f, t.logical_sector as u64, &what)? {
+            if layout::gpt_backup::relocate(&mut f, t.logical_sector as u64, what)? {
                 ev.info(format!("moved the GPT backup header to the end of {what}"));
             }
         }
@@ -115,7 +149,7 @@ pub fn write_image(plan: &Plan, ev: &Events) -> Result<()> {
         // As the wipe does it: the O_EXCL descriptor closed, a plain one for the re-read.
         drop(f);
         let r = disk::wipe::reread_partitions(t);
-        if let Some(warning) = judge_reread(r, &what)? {
+        if let Some(warning) = judge_reread(r, what)? {
             ev.warn(warning);
         }
     }

@@ -99,7 +99,33 @@ pub fn plan_rootfs(
             disk_size
         );
     }
-    let root_size = match (s.root_size, image_size) {
+    let root_size = root_size(s, room, image_size)?;
+    if root_size > room {
+        bail!(
+            "partition 1 ({}) does not fit on the target disk ({} usable from 1 MiB{}); use a \
+             larger disk or a smaller root_size",
+            mib(root_size),
+            mib(room),
+            if !gpt && disk_size > MBR_LIMIT_BYTES {
+                "; an msdos table reaches only 2 TiB, partition_table=gpt reaches further"
+            } else {
+                ""
+            }
+        );
+    }
+    let rest = rest_layout(s.rest, gpt, root_start + root_size, end)?;
+    Ok(RootfsLayout {
+        root_start,
+        root_size,
+        table: s.table,
+        rest,
+    })
+}
+
+/// The size of partition 1: `root_size` (at least the image), or the image's size, or (with
+/// no second partition) all the room there is.
+fn root_size(s: &RootfsRequest, room: u64, image_size: Option<u64>) -> Result<u64> {
+    Ok(match (s.root_size, image_size) {
         (Some(sz), img) => {
             let r = round_up_mib(sz.0);
             if let Some(i) = img.filter(|i| *i > r) {
@@ -117,55 +143,42 @@ pub fn plan_rootfs(
         (None, None) => bail!(
             "the filesystem image's size is not known before writing, so rest={} cannot be \
              placed: set root_size",
-            match s.rest {
-                RestPartition::Lvm => "lvm",
-                _ => "linux",
-            }
+            rest_name(s.rest)
         ),
-    };
-    if root_size > room {
+    })
+}
+
+fn rest_name(r: RestPartition) -> &'static str {
+    match r {
+        RestPartition::Lvm => "lvm",
+        _ => "linux",
+    }
+}
+
+/// The second partition (`rest=linux|lvm`) from the end of partition 1 to `end`.
+fn rest_layout(
+    kind: RestPartition,
+    gpt: bool,
+    root_end: u64,
+    end: u64,
+) -> Result<Option<RestLayout>> {
+    if kind == RestPartition::None {
+        return Ok(None);
+    }
+    let rest_end = if gpt { end } else { end / MIB * MIB };
+    let size = rest_end.saturating_sub(root_end);
+    if size < MIB {
         bail!(
-            "partition 1 ({}) does not fit on the target disk ({} usable from 1 MiB{}); use a \
-             larger disk or a smaller root_size",
-            mib(root_size),
-            mib(room),
-            if !gpt && disk_size > MBR_LIMIT_BYTES {
-                "; an msdos table reaches only 2 TiB, partition_table=gpt reaches further"
-            } else {
-                ""
-            }
+            "rest={} asks for a second partition but only {} remain after partition 1",
+            rest_name(kind),
+            mib(size)
         );
     }
-    let root_end = root_start + root_size;
-    let rest = match s.rest {
-        RestPartition::None => None,
-        kind => {
-            let rest_end = if gpt { end } else { end / MIB * MIB };
-            let size = rest_end.saturating_sub(root_end);
-            if size < MIB {
-                bail!(
-                    "rest={} asks for a second partition but only {} remain after partition 1",
-                    if kind == RestPartition::Lvm {
-                        "lvm"
-                    } else {
-                        "linux"
-                    },
-                    mib(size)
-                );
-            }
-            Some(RestLayout {
-                kind,
-                start: root_end,
-                size,
-            })
-        }
-    };
-    Ok(RootfsLayout {
-        root_start,
-        root_size,
-        table: s.table,
-        rest,
-    })
+    Ok(Some(RestLayout {
+        kind,
+        start: root_end,
+        size,
+    }))
 }
 
 /// Write the partition table (after the filesystem has been streamed into place). The first
