@@ -1,9 +1,9 @@
 //! Mounting one partition of the target in a private temporary directory, with a guard that
 //! unmounts, removes the directory and detaches the loop device also when a stage fails.
 
-use crate::fsprobe::{self, FsInfo, Window};
+use super::fsprobe::{self, FsInfo, Window};
+use super::partdev::PartDev;
 use crate::layout::Partition;
-use crate::partdev::PartDev;
 use anyhow::{Context, Result};
 use std::fs::File;
 use std::path::{Path, PathBuf};

@@ -10,7 +10,6 @@
 //! | `signatures`, `parttable`, `wipe` | finding and erasing on-disk signatures |
 //! | `target`, `ioctl` | the chosen disk and the block ioctls on it |
 
-pub mod cli;
 pub mod dm;
 #[cfg(test)]
 mod fixture_tests;
