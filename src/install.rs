@@ -345,7 +345,7 @@ fn write_image(s: &Settings, plan: &Plan, ev: &Events) -> Result<()> {
     };
     ev.reset_progress();
     let served_now = served.clone();
-    let out = writer::Target {
+    let out = writer::Output {
         file: &f,
         direct: writer::open_direct(t),
     };

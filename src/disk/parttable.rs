@@ -27,7 +27,7 @@ pub enum Kind {
 
 /// What a table describes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
+pub struct TableExtents {
     pub kind: Kind,
     /// By start; empty when there is no table.
     pub extents: Vec<Extent>,
@@ -36,7 +36,7 @@ pub struct Found {
     pub trailer: u64,
 }
 
-impl Found {
+impl TableExtents {
     /// The smallest disk holding every partition (and the GPT backup), if any partition.
     pub fn min_disk_size(&self) -> Option<u64> {
         let end = self.extents.iter().map(|e| e.start + e.len).max()?;
@@ -84,7 +84,7 @@ pub fn partitions(dev: &(impl ReadAt + ?Sized), size: u64) -> Vec<Extent> {
 /// The table on `dev` (`size`: the disk's size in bytes; `u64::MAX` keeps every extent).
 /// A GPT wins over the MBR it comes with (its protective entry is skipped; other MBR
 /// entries, as in hybrid tables, are kept).
-pub fn read(dev: &(impl ReadAt + ?Sized), size: u64) -> Found {
+pub fn read(dev: &(impl ReadAt + ?Sized), size: u64) -> TableExtents {
     let mut out = Vec::new();
     let keep = |label: String, start: Option<u64>, len: Option<u64>, out: &mut Vec<Extent>| {
         let (Some(start), Some(len)) = (start, len) else {
@@ -149,7 +149,7 @@ pub fn read(dev: &(impl ReadAt + ?Sized), size: u64) -> Found {
     }
     out.sort_by_key(|e| e.start);
     out.dedup_by_key(|e| e.start);
-    Found {
+    TableExtents {
         kind,
         extents: out,
         trailer,

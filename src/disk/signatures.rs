@@ -169,7 +169,7 @@ const fn l2(off: u64) -> Sig {
 
 /// One signature found in an area.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Found {
+pub struct FoundSignature {
     pub name: String,
     /// Absolute byte offset of the magic on the device.
     pub offset: u64,
@@ -210,12 +210,18 @@ fn luks2_header_size(dev: &impl FileExt, off: u64) -> Option<u64> {
     }
 }
 
-fn found(name: String, magic_at: u64, magic_len: u64, erase: Erase, area_end: u64) -> Found {
+fn found(
+    name: String,
+    magic_at: u64,
+    magic_len: u64,
+    erase: Erase,
+    area_end: u64,
+) -> FoundSignature {
     let (start, len) = match erase {
         Erase::Sector => (magic_at & !511, 512),
         Erase::Range(n) => (magic_at, n.max(magic_len)),
     };
-    Found {
+    FoundSignature {
         name,
         offset: magic_at,
         erase_start: start,
@@ -224,21 +230,22 @@ fn found(name: String, magic_at: u64, magic_len: u64, erase: Erase, area_end: u6
 }
 
 /// Every known signature in the area `[start, start+len)` of `dev`.
-pub fn probe(dev: &impl FileExt, start: u64, len: u64) -> Vec<Found> {
+pub fn probe(dev: &impl FileExt, start: u64, len: u64) -> Vec<FoundSignature> {
     let end = start + len;
-    let mut out: Vec<Found> = Vec::new();
-    let check = |name: &str, magic: &[u8], rel: u64, erase: Erase, out: &mut Vec<Found>| {
-        if rel + magic.len() as u64 > len {
-            return;
-        }
-        let at = start + rel;
-        if out.iter().any(|f| f.offset == at && f.name == name) {
-            return;
-        }
-        if read_at(dev, at, magic.len()).is_some_and(|b| b == magic) {
-            out.push(found(name.to_string(), at, magic.len() as u64, erase, end));
-        }
-    };
+    let mut out: Vec<FoundSignature> = Vec::new();
+    let check =
+        |name: &str, magic: &[u8], rel: u64, erase: Erase, out: &mut Vec<FoundSignature>| {
+            if rel + magic.len() as u64 > len {
+                return;
+            }
+            let at = start + rel;
+            if out.iter().any(|f| f.offset == at && f.name == name) {
+                return;
+            }
+            if read_at(dev, at, magic.len()).is_some_and(|b| b == magic) {
+                out.push(found(name.to_string(), at, magic.len() as u64, erase, end));
+            }
+        };
     for sig in TABLE {
         let rel = match sig.at {
             Loc::Start(o) => Some(o),
