@@ -45,7 +45,8 @@ pub fn disks_report(roots: &Roots, json: bool, hint: Option<&str>) -> Result<Str
     }
 }
 
-fn table(verdicts: &[Verdict], choice: &Result<String, String>) -> String {
+/// One row per device and one per partition under it, after a header row.
+fn rows(verdicts: &[Verdict]) -> Vec<[String; 9]> {
     let mut rows = vec![[
         "".to_string(),
         "NAME".into(),
@@ -102,6 +103,12 @@ fn table(verdicts: &[Verdict], choice: &Result<String, String>) -> String {
             ]);
         }
     }
+    rows
+}
+
+/// The `rdinstall disks` text: columns padded to their widest cell, then the auto choice.
+fn table(verdicts: &[Verdict], choice: &Result<String, String>) -> String {
+    let rows = rows(verdicts);
     let mut width = [0usize; 9];
     for r in &rows {
         for (w, c) in width.iter_mut().zip(r) {
