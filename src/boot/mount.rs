@@ -15,8 +15,8 @@ const MS_NOSYMFOLLOW: MountFlags = MountFlags::from_bits_retain(256);
 /// Identify the filesystem of `part` by reading the target directly (no device needed).
 pub fn probe_partition(disk: &Path, part: &Partition) -> Result<Option<FsInfo>> {
     let f = File::open(disk).with_context(|| format!("cannot open {}", disk.display()))?;
-    let mut w = Window::new(f, part.start, part.size);
-    fsprobe::probe(&mut w).with_context(|| {
+    let w = Window::new(f, part.start, part.size);
+    fsprobe::probe(&w).with_context(|| {
         format!(
             "reading the superblock of partition {} of {}",
             part.number,

@@ -11,8 +11,6 @@
 //! must be valid (signatures, revision, header size and CRCs, boot flags, a consistent EBR
 //! chain), as gptman and mbrman require when they read it, since it is written back.
 
-use std::os::unix::fs::FileExt;
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Extent {
     pub label: String,
@@ -48,25 +46,7 @@ impl TableExtents {
 }
 
 /// Where the table is read from: a file or device, or bytes already in memory.
-pub trait ReadAt {
-    /// `buf.len()` bytes at `off`, or `None` when they are not all there.
-    fn bytes_at(&self, off: u64, len: usize) -> Option<Vec<u8>>;
-}
-
-impl ReadAt for std::fs::File {
-    fn bytes_at(&self, off: u64, len: usize) -> Option<Vec<u8>> {
-        let mut b = vec![0u8; len];
-        self.read_exact_at(&mut b, off).ok()?;
-        Some(b)
-    }
-}
-
-impl ReadAt for [u8] {
-    fn bytes_at(&self, off: u64, len: usize) -> Option<Vec<u8>> {
-        let start = usize::try_from(off).ok()?;
-        self.get(start..start.checked_add(len)?).map(<[u8]>::to_vec)
-    }
-}
+pub use super::read_at::ReadAt;
 
 fn le32(b: &[u8], o: usize) -> u64 {
     u64::from(u32::from_le_bytes(b[o..o + 4].try_into().unwrap()))
@@ -569,6 +549,7 @@ pub fn find_gpt_checked(dev: &(impl ReadAt + ?Sized), size: u64) -> Result<Gpt, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::FileExt;
 
     fn entry(buf: &mut [u8], at: usize, ptype: u8, lba: u32, n: u32) {
         buf[at + 4] = ptype;
