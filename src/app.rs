@@ -20,9 +20,10 @@ use std::time::Duration;
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Install(args) => install_command(*args),
-        Command::Disks { json, disk_hint } => {
-            exit_of(crate::disk::cli::disks(json, disk_hint.as_deref()), None)
-        }
+        Command::Disks { json, disk_hint } => exit_of(
+            crate::frontend::disks::disks(json, disk_hint.as_deref()),
+            None,
+        ),
         Command::Wipe {
             disk,
             yes,
@@ -421,7 +422,7 @@ fn wipe_command(disk: &Path, yes: bool, discard: bool, json: bool) -> i32 {
             return code;
         }
     }
-    let r = crate::disk::cli::wipe(disk, discard, &ev);
+    let r = crate::frontend::disks::wipe(disk, discard, &ev);
     let code = exit_of(r, Some(&ev));
     ev.close();
     if code == ExitCode::Installed.code() {

@@ -86,13 +86,19 @@ fn crate_uses(text: &str, folder: Option<&str>) -> Vec<(String, Option<String>)>
         rest = &rest[i + "crate::".len()..];
         let a = ident(rest);
         let after = &rest[a.len()..];
-        let b = after.strip_prefix("::").map(ident).filter(|b| !b.is_empty());
+        let b = after
+            .strip_prefix("::")
+            .map(ident)
+            .filter(|b| !b.is_empty());
         uses.push((a, b));
     }
     uses
 }
 
-fn graph() -> (BTreeMap<String, BTreeSet<String>>, BTreeMap<String, BTreeSet<String>>) {
+fn graph() -> (
+    BTreeMap<String, BTreeSet<String>>,
+    BTreeMap<String, BTreeSet<String>>,
+) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);
@@ -127,7 +133,9 @@ fn modules_use_only_lower_layers() {
     let mut wrong = Vec::new();
     for (from, tos) in &top {
         let Some(lf) = layer_of(from) else {
-            wrong.push(format!("{from} is in no layer (add it to LAYERS and README)"));
+            wrong.push(format!(
+                "{from} is in no layer (add it to LAYERS and README)"
+            ));
             continue;
         };
         for to in tos {
@@ -161,7 +169,9 @@ fn no_import_cycles_inside_a_folder() {
 #[test]
 fn the_stages_never_read_settings() {
     let (top, _) = graph();
-    for stage in ["disk", "image", "layout", "boot", "config", "net", "report", "finish"] {
+    for stage in [
+        "disk", "image", "layout", "boot", "config", "net", "report", "finish",
+    ] {
         let uses = top.get(stage).cloned().unwrap_or_default();
         assert!(
             !uses.contains("settings") && !uses.contains("plan"),

@@ -1,8 +1,8 @@
 //! `rdinstall disks` output on the fixture trees: the text table and the JSON carry every
 //! field, the choice, and the skip reasons.
 
-use rdinstall::disk::cli::disks_report;
 use rdinstall::disk::Roots;
+use rdinstall::frontend::disks::disks_report;
 use std::path::Path;
 
 fn roots(name: &str) -> Roots {

@@ -485,7 +485,8 @@ fn mounted_loop_device_is_refused_and_left_intact() {
     assert!(refusal.0.contains("is mounted on"), "{}", refusal.0);
 
     // Through the `rdinstall wipe` entry point: exit code 5, nothing written.
-    let f = disk::cli::wipe(Path::new(l.path()), false, &Events::silent()).unwrap_err();
+    let f = rdinstall::frontend::disks::wipe(Path::new(l.path()), false, &Events::silent())
+        .unwrap_err();
     assert_eq!(f.code, ExitCode::Refused);
     assert!(f.chain().contains(mp), "{}", f.chain());
 

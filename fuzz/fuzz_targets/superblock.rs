@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = rdinstall::fsprobe::probe(&mut std::io::Cursor::new(data));
+    let _ = rdinstall::boot::fsprobe::probe(data);
 });

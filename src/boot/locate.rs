@@ -2,10 +2,10 @@
 //! and `root=UUID=`) and, for disk images, the partition that carries the bootloader.
 
 use super::conf;
+use super::fsprobe::FsInfo;
 use super::mount::{probe_partition, MountedFs};
 use super::sysroot::SystemRoot;
 use crate::fs_in_image::ImageDir;
-use crate::fsprobe::FsInfo;
 use crate::layout::{Partition, RootfsLayout, Table};
 use crate::report::Events;
 use anyhow::{bail, Result};

@@ -8,9 +8,11 @@
 
 pub mod conf;
 pub mod extlinux;
+pub mod fsprobe;
 pub mod kexec;
 pub mod locate;
 pub mod mount;
+pub mod partdev;
 pub mod sysroot;
 
 use crate::disk::Target;

@@ -1,9 +1,9 @@
 //! Mounting one partition of the target in a private temporary directory, with a guard that
 //! unmounts, removes the directory and detaches the loop device also when a stage fails.
 
-use crate::fsprobe::{self, FsInfo, Window};
+use super::fsprobe::{self, FsInfo, Window};
+use super::partdev::PartDev;
 use crate::layout::Partition;
-use crate::partdev::PartDev;
 use anyhow::{Context, Result};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -15,8 +15,8 @@ const MS_NOSYMFOLLOW: MountFlags = MountFlags::from_bits_retain(256);
 /// Identify the filesystem of `part` by reading the target directly (no device needed).
 pub fn probe_partition(disk: &Path, part: &Partition) -> Result<Option<FsInfo>> {
     let f = File::open(disk).with_context(|| format!("cannot open {}", disk.display()))?;
-    let mut w = Window::new(f, part.start, part.size);
-    fsprobe::probe(&mut w).with_context(|| {
+    let w = Window::new(f, part.start, part.size);
+    fsprobe::probe(&w).with_context(|| {
         format!(
             "reading the superblock of partition {} of {}",
             part.number,

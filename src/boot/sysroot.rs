@@ -6,9 +6,9 @@
 //! meant for the first boot (the NoCloud seed under /var/lib/cloud) must land where the
 //! booted system will see it, so the path is resolved the way that fstab mounts it.
 
+use super::fsprobe::{FsInfo, FsKind};
 use super::mount::has_root_layout;
 use crate::fs_in_image::{ImageDir, MAX_TEXT};
-use crate::fsprobe::{FsInfo, FsKind};
 use std::path::{Path, PathBuf};
 
 /// Subvolumes tried first for `/` when the top of a btrfs filesystem is not `/` itself; any

@@ -126,7 +126,7 @@ fn open_control() -> Result<File> {
     if !Path::new(CONTROL).exists() {
         if let Ok(dev) = std::fs::read_to_string("/sys/class/misc/device-mapper/dev") {
             let _ = std::fs::create_dir_all("/dev/mapper");
-            let _ = super::holders::mknod_char_or_block(Path::new(CONTROL), dev.trim(), false);
+            let _ = super::ioctl::mknod_char_or_block(Path::new(CONTROL), dev.trim(), false);
         }
     }
     File::open(CONTROL).with_context(|| {

@@ -256,15 +256,31 @@ fn json_value_text(key: &str, v: &Value) -> Result<String, String> {
     }
 }
 
+/// How a JSON `disk_hint` starts (anything else is key=value pairs).
+const JSON_OBJECT_OPEN: char = '{';
+
 impl Hints {
     /// Parse `disk_hint` as written: `key=value` pairs, or Ironic's JSON object.
     pub fn parse(s: &str) -> Result<Hints, String> {
-        if s.trim_start().starts_with('{') {
+        if s.trim_start().starts_with(JSON_OBJECT_OPEN) {
             let v: Value = serde_json::from_str(s.trim())
                 .map_err(|e| format!("disk_hint is not a valid JSON object: {e}"))?;
             return Hints::from_root_device(&v)?
                 .ok_or_else(|| "disk_hint is empty (the JSON object has no keys)".to_string());
         }
+        let out = Hints::parse_pairs(s)?;
+        if let (Some(min), Some(max)) = (out.min_size(), out.max_size()) {
+            if min > max {
+                return Err(format!(
+                    "disk_hint: min_size ({min}) is larger than max_size ({max})"
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `key=value` pairs separated by commas; at least one.
+    fn parse_pairs(s: &str) -> Result<Hints, String> {
         let mut out = Hints::default();
         for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
             let (k, v) = item.split_once('=').ok_or_else(|| {
@@ -275,13 +291,6 @@ impl Hints {
         }
         if out.hints.is_empty() {
             return Err("disk_hint is empty (give key=value pairs, e.g. min_size=100G)".into());
-        }
-        if let (Some(min), Some(max)) = (out.min_size(), out.max_size()) {
-            if min > max {
-                return Err(format!(
-                    "disk_hint: min_size ({min}) is larger than max_size ({max})"
-                ));
-            }
         }
         Ok(out)
     }

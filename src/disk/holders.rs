@@ -3,6 +3,7 @@
 //! stopped, through their ioctls (`dm`, `md`). Mounted holders are never touched: the
 //! safety check refuses those disks before we get here.
 
+use super::ioctl::mknod_char_or_block;
 use super::sysfs::System;
 use crate::report::Events;
 use anyhow::{bail, Context, Result};
@@ -21,29 +22,6 @@ pub fn swapoff(path: &str) -> Result<()> {
         };
         return Err(e).with_context(|| format!("swapoff {path} failed{hint}"));
     }
-    Ok(())
-}
-
-/// Create a device node at `path` for `dev` (`major:minor`): a block device when `block`,
-/// else a character device.
-pub fn mknod_char_or_block(path: &std::path::Path, dev: &str, block: bool) -> Result<()> {
-    use nix::sys::stat::{makedev, mknod, Mode, SFlag};
-    let (maj, min) = dev
-        .split_once(':')
-        .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)))
-        .with_context(|| format!("bad device number {dev:?}"))?;
-    let kind = if block {
-        SFlag::S_IFBLK
-    } else {
-        SFlag::S_IFCHR
-    };
-    mknod(
-        path,
-        kind,
-        Mode::from_bits_truncate(0o600),
-        makedev(maj, min),
-    )
-    .with_context(|| format!("mknod {} ({dev}) failed", path.display()))?;
     Ok(())
 }
 

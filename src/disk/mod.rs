@@ -7,10 +7,11 @@
 //! | `hints`, `hint_ops`, `select` | `disk_hint` (Ironic's root device hints and their operators) parsing/matching and the `disk=auto` choice |
 //! | `safety` | refusing disks in use |
 //! | `holders`, `dm`, `md` | tearing down device-mapper and md holders, swapoff |
-//! | `signatures`, `parttable`, `wipe` | finding and erasing on-disk signatures |
-//! | `target`, `ioctl` | the chosen disk and the block ioctls on it |
+//! | `signatures`, `wipe` | finding and erasing on-disk signatures |
+//! | `parttable` | the one partition-table reader: tolerant (the wipe, an image's head) and checked (the installed system's table) |
+//! | `read_at` | reading bytes at an offset of untrusted input (and a window on it) |
+//! | `target`, `ioctl` | the chosen disk; block and loop ioctls and device nodes |
 
-pub mod cli;
 pub mod dm;
 #[cfg(test)]
 mod fixture_tests;
@@ -21,6 +22,7 @@ pub mod ioctl;
 pub mod md;
 pub mod mounts;
 pub mod parttable;
+pub mod read_at;
 pub mod safety;
 pub mod select;
 pub mod signatures;

@@ -4,11 +4,12 @@
 //! partition nodes) and preflight (the image's first MiB, in memory: which table, and how big
 //! a disk it needs). Tolerant by design: a wipe wants every plausible partition start, not a
 //! validated table, so CRCs are not checked and entries past `size` are dropped. The bytes
-//! are untrusted: every offset is checked, nothing here panics on garbage. The installed
-//! system's table (layout::table) is read with gptman/mbrman instead: there it must be
-//! valid (CRCs checked), and it is written back.
-
-use std::os::unix::fs::FileExt;
+//! are untrusted: every offset is checked, nothing here panics on garbage.
+//!
+//! The installed system's table (layout::table) is read here too, through the checked
+//! readers (`read_gpt_checked`, `find_gpt_checked`, `read_mbr_checked`): there the table
+//! must be valid (signatures, revision, header size and CRCs, boot flags, a consistent EBR
+//! chain), as gptman and mbrman require when they read it, since it is written back.
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Extent {
@@ -27,7 +28,7 @@ pub enum Kind {
 
 /// What a table describes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
+pub struct TableExtents {
     pub kind: Kind,
     /// By start; empty when there is no table.
     pub extents: Vec<Extent>,
@@ -36,7 +37,7 @@ pub struct Found {
     pub trailer: u64,
 }
 
-impl Found {
+impl TableExtents {
     /// The smallest disk holding every partition (and the GPT backup), if any partition.
     pub fn min_disk_size(&self) -> Option<u64> {
         let end = self.extents.iter().map(|e| e.start + e.len).max()?;
@@ -45,25 +46,7 @@ impl Found {
 }
 
 /// Where the table is read from: a file or device, or bytes already in memory.
-pub trait ReadAt {
-    /// `buf.len()` bytes at `off`, or `None` when they are not all there.
-    fn bytes_at(&self, off: u64, len: usize) -> Option<Vec<u8>>;
-}
-
-impl ReadAt for std::fs::File {
-    fn bytes_at(&self, off: u64, len: usize) -> Option<Vec<u8>> {
-        let mut b = vec![0u8; len];
-        self.read_exact_at(&mut b, off).ok()?;
-        Some(b)
-    }
-}
-
-impl ReadAt for [u8] {
-    fn bytes_at(&self, off: u64, len: usize) -> Option<Vec<u8>> {
-        let start = usize::try_from(off).ok()?;
-        self.get(start..start.checked_add(len)?).map(<[u8]>::to_vec)
-    }
-}
+pub use super::read_at::ReadAt;
 
 fn le32(b: &[u8], o: usize) -> u64 {
     u64::from(u32::from_le_bytes(b[o..o + 4].try_into().unwrap()))
@@ -76,6 +59,21 @@ fn is_extended(t: u8) -> bool {
     matches!(t, 0x05 | 0x0f | 0x85)
 }
 
+/// The extended types mbrman (which writes rdinstall's tables) knows: also DR-DOS's secured
+/// ones. The checked reader follows it, so that what it reads matches what gets written.
+pub fn is_extended_checked(t: u8) -> bool {
+    is_extended(t) || matches!(t, 0xc5 | 0xd5)
+}
+
+/// The index (0-3) of the first GPT protective entry (type 0xEE) of the MBR in `sector0`,
+/// when it has the boot signature: the one test for "a protective MBR is here".
+pub fn protective_entry(sector0: &[u8]) -> Option<usize> {
+    if sector0.len() < 512 || sector0[510..512] != [0x55, 0xaa] {
+        return None;
+    }
+    (0..4).find(|i| sector0[446 + 16 * i + 4] == 0xee)
+}
+
 /// Partitions of the table on `dev` whose extent lies within `size` bytes.
 pub fn partitions(dev: &(impl ReadAt + ?Sized), size: u64) -> Vec<Extent> {
     read(dev, size).extents
@@ -84,7 +82,7 @@ pub fn partitions(dev: &(impl ReadAt + ?Sized), size: u64) -> Vec<Extent> {
 /// The table on `dev` (`size`: the disk's size in bytes; `u64::MAX` keeps every extent).
 /// A GPT wins over the MBR it comes with (its protective entry is skipped; other MBR
 /// entries, as in hybrid tables, are kept).
-pub fn read(dev: &(impl ReadAt + ?Sized), size: u64) -> Found {
+pub fn read(dev: &(impl ReadAt + ?Sized), size: u64) -> TableExtents {
     let mut out = Vec::new();
     let keep = |label: String, start: Option<u64>, len: Option<u64>, out: &mut Vec<Extent>| {
         let (Some(start), Some(len)) = (start, len) else {
@@ -97,8 +95,12 @@ pub fn read(dev: &(impl ReadAt + ?Sized), size: u64) -> Found {
     let mut kind = Kind::None;
     if let Some(mbr) = dev.bytes_at(0, 512).filter(|m| is_mbr(m)) {
         for i in 0..4 {
-            let e = &mbr[446 + i * 16..446 + (i + 1) * 16];
-            let (ptype, lba, n) = (e[4], le32(e, 8), le32(e, 12));
+            let MbrEntry {
+                ptype,
+                start_lba: lba,
+                sectors: n,
+                ..
+            } = mbr_entry(&mbr, i as u32 + 1, i);
             if ptype == 0 || ptype == 0xee || n == 0 {
                 continue;
             }
@@ -149,7 +151,7 @@ pub fn read(dev: &(impl ReadAt + ?Sized), size: u64) -> Found {
     }
     out.sort_by_key(|e| e.start);
     out.dedup_by_key(|e| e.start);
-    Found {
+    TableExtents {
         kind,
         extents: out,
         trailer,
@@ -173,6 +175,8 @@ pub struct GptHeader {
     pub entries_lba: u64,
     pub count: u32,
     pub entry_size: u32,
+    /// The CRC32 the header states for its entry array.
+    pub entries_crc32: u32,
 }
 
 impl GptHeader {
@@ -188,6 +192,7 @@ impl GptHeader {
             entries_lba: le64(&h, 72),
             count: le32(&h, 80) as u32,
             entry_size: le32(&h, 84) as u32,
+            entries_crc32: le32(&h, 88) as u32,
         })
     }
 
@@ -302,8 +307,8 @@ fn logical(dev: &(impl ReadAt + ?Sized), ext_lba: u64, size: u64, out: &mut Vec<
         if ebr[510..512] != [0x55, 0xaa] {
             return;
         }
-        let e1 = &ebr[446..462];
-        let (t1, s1, l1) = (e1[4], le32(e1, 8), le32(e1, 12));
+        let e1 = mbr_entry(&ebr, n, 0);
+        let (t1, s1, l1) = (e1.ptype, e1.start_lba, e1.sectors);
         let start = (ebr_lba + s1) * 512;
         if t1 != 0 && l1 > 0 && start + l1 * 512 <= size {
             out.push(Extent {
@@ -312,8 +317,8 @@ fn logical(dev: &(impl ReadAt + ?Sized), ext_lba: u64, size: u64, out: &mut Vec<
                 len: l1 * 512,
             });
         }
-        let e2 = &ebr[462..478];
-        let (t2, s2) = (e2[4], le32(e2, 8));
+        let e2 = mbr_entry(&ebr, 0, 1);
+        let (t2, s2) = (e2.ptype, e2.start_lba);
         if !is_extended(t2) || s2 == 0 {
             return;
         }
@@ -321,9 +326,230 @@ fn logical(dev: &(impl ReadAt + ?Sized), ext_lba: u64, size: u64, out: &mut Vec<
     }
 }
 
+/// One entry of an MBR or of an EBR, numbered as the kernel numbers it (logical from 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MbrEntry {
+    pub number: u32,
+    /// 0x80 active, 0x00 not.
+    pub boot: u8,
+    pub ptype: u8,
+    /// Absolute (for logical partitions too), in sectors of the size the table was read with.
+    pub start_lba: u64,
+    pub sectors: u64,
+}
+
+impl MbrEntry {
+    fn parse(number: u32, e: &[u8]) -> MbrEntry {
+        MbrEntry {
+            number,
+            boot: e[0],
+            ptype: e[4],
+            start_lba: le32(e, 8),
+            sectors: le32(e, 12),
+        }
+    }
+}
+
+/// The 16-byte entries `i` of a 512-byte MBR or EBR.
+fn mbr_entry(sector0: &[u8], number: u32, i: usize) -> MbrEntry {
+    MbrEntry::parse(number, &sector0[446 + i * 16..446 + (i + 1) * 16])
+}
+
+/// An MBR or EBR sector the checked reader accepts: boot signature, and boot flags of 0x00
+/// or 0x80 in the entries it uses (`n` of them).
+fn check_boot_sector(s: &[u8], n: usize) -> Result<(), String> {
+    if s[510..512] != [0x55, 0xaa] {
+        return Err("no boot signature (55 AA)".into());
+    }
+    if (0..n).any(|i| !matches!(s[446 + i * 16], 0x00 | 0x80)) {
+        return Err("a partition entry has a boot flag other than 00 or 80".into());
+    }
+    Ok(())
+}
+
+/// The MBR on `dev` with `sector`-byte sectors, checked: every primary entry (used or not,
+/// numbered 1-4) and, through the EBR chain of the first extended partition, every logical
+/// one (from 5). An EBR that is not there ends an empty chain; anywhere else it is an
+/// error, as is a chain that does not move forward.
+pub fn read_mbr_checked(
+    dev: &(impl ReadAt + ?Sized),
+    sector: u64,
+) -> Result<Vec<MbrEntry>, String> {
+    let s0 = dev
+        .bytes_at(0, 512)
+        .ok_or("the disk is shorter than one sector")?;
+    check_boot_sector(&s0, 4).map_err(|e| format!("the MBR is invalid: {e}"))?;
+    let mut out: Vec<MbrEntry> = (0..4).map(|i| mbr_entry(&s0, i as u32 + 1, i)).collect();
+    let Some(ext) = out.iter().find(|e| is_extended_checked(e.ptype)).copied() else {
+        return Ok(out);
+    };
+    let mut relative = 0u64;
+    for number in 5u32.. {
+        let ebr_lba = ext.start_lba + relative;
+        let ebr = dev
+            .bytes_at(ebr_lba * sector, 512)
+            .ok_or_else(|| format!("EBR at sector {ebr_lba} is past the end of the disk"))
+            .and_then(|b| check_boot_sector(&b, 2).map(|()| b));
+        let ebr = match ebr {
+            Ok(b) => b,
+            // An empty extended partition need not have an EBR.
+            Err(_) if relative == 0 => break,
+            Err(e) => return Err(format!("the EBR at sector {ebr_lba} is invalid: {e}")),
+        };
+        let mut logical = mbr_entry(&ebr, number, 0);
+        logical.start_lba += ebr_lba;
+        out.push(logical);
+        let next = mbr_entry(&ebr, 0, 1).start_lba;
+        if next > 0 && relative >= next {
+            return Err(format!(
+                "the EBR chain does not move forward (the EBR at sector {ebr_lba} links to \
+                 sector {next} of the extended partition)"
+            ));
+        }
+        if next == 0 {
+            break;
+        }
+        relative = next;
+    }
+    Ok(out)
+}
+
+/// A used GPT entry (its type GUID is not all zeros), numbered from 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GptEntry {
+    pub number: u32,
+    pub type_guid: [u8; 16],
+    pub unique_guid: [u8; 16],
+    pub first_lba: u64,
+    pub last_lba: u64,
+    pub attributes: u64,
+    /// UTF-16LE up to the first NUL.
+    pub name: String,
+}
+
+impl GptEntry {
+    /// `e`: at least the 128 bytes every entry size starts with.
+    fn parse(number: u32, e: &[u8]) -> GptEntry {
+        let units: Vec<u16> = e[56..128]
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .take_while(|&u| u != 0)
+            .collect();
+        GptEntry {
+            number,
+            type_guid: e[0..16].try_into().unwrap(),
+            unique_guid: e[16..32].try_into().unwrap(),
+            first_lba: le64(e, 32),
+            last_lba: le64(e, 40),
+            attributes: le64(e, 48),
+            name: String::from_utf16_lossy(&units),
+        }
+    }
+}
+
+/// A GPT read and checked: the header it was read from (the primary, or the backup when
+/// the primary is unusable) and its used entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gpt {
+    pub header: GptHeader,
+    pub entries: Vec<GptEntry>,
+}
+
+/// Why a checked GPT read failed: no header at all, or one that is not valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GptError {
+    NoSignature,
+    Invalid(String),
+}
+
+impl std::fmt::Display for GptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GptError::NoSignature => write!(f, "no GPT header (signature \"EFI PART\")"),
+            GptError::Invalid(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// The header in sector `lba`, checked as UEFI says a reader must: signature, revision 1.0,
+/// a 92-byte header and its CRC32.
+fn checked_header(
+    dev: &(impl ReadAt + ?Sized),
+    sector: u64,
+    lba: u64,
+) -> Result<GptHeader, GptError> {
+    let at = |what: &str| GptError::Invalid(format!("the GPT header at LBA {lba} {what}"));
+    let raw = lba
+        .checked_mul(sector)
+        .and_then(|off| dev.bytes_at(off, 92))
+        .ok_or_else(|| at("is past the end of the disk"))?;
+    let h = GptHeader::read(&raw[..], sector, 0).ok_or(GptError::NoSignature)?;
+    if raw[8..12] != [0, 0, 1, 0] {
+        return Err(at("has a revision other than 1.0"));
+    }
+    if le32(&raw, 12) != 92 {
+        return Err(at("has a size other than 92 bytes"));
+    }
+    let mut zeroed = raw.clone();
+    zeroed[16..20].fill(0);
+    if crc32fast::hash(&zeroed) != le32(&raw, 16) as u32 {
+        return Err(at("has a wrong CRC32"));
+    }
+    Ok(h)
+}
+
+/// The GPT on a disk of `size` bytes with `sector`-byte sectors, checked: the primary header
+/// or, when that is unusable, the backup in the last sector; then its entry array, whose
+/// CRC32 must match. Run `check_gpt_headers` first on untrusted bytes; the entry array is
+/// bounded here too.
+pub fn read_gpt_checked(
+    dev: &(impl ReadAt + ?Sized),
+    size: u64,
+    sector: u64,
+) -> Result<Gpt, GptError> {
+    let header = checked_header(dev, sector, 1).or_else(|primary| {
+        let last = (size / sector).checked_sub(1).ok_or(GptError::Invalid(
+            "the disk is shorter than one sector".into(),
+        ))?;
+        checked_header(dev, sector, last).map_err(|backup| match (primary, backup) {
+            (GptError::NoSignature, GptError::NoSignature) => GptError::NoSignature,
+            (p, b) => GptError::Invalid(format!("primary: {p}; backup: {b}")),
+        })
+    })?;
+    header.entries_fit().map_err(GptError::Invalid)?;
+    let esize = header.entry_size as usize;
+    let array = header
+        .entries_lba
+        .checked_mul(sector)
+        .and_then(|off| dev.bytes_at(off, header.entries_bytes() as usize))
+        .ok_or_else(|| GptError::Invalid("the partition entry array is past the end".into()))?;
+    if header.entries_crc32 != crc32fast::hash(&array) {
+        return Err(GptError::Invalid(
+            "the partition entry array has a wrong CRC32".into(),
+        ));
+    }
+    let entries = array
+        .chunks_exact(esize)
+        .enumerate()
+        .filter(|(_, e)| e[0..16].iter().any(|&b| b != 0))
+        .map(|(i, e)| GptEntry::parse(i as u32 + 1, e))
+        .collect();
+    Ok(Gpt { header, entries })
+}
+
+/// `read_gpt_checked` with 512-byte sectors, or with 4096-byte ones when there is no header
+/// at all for 512.
+pub fn find_gpt_checked(dev: &(impl ReadAt + ?Sized), size: u64) -> Result<Gpt, GptError> {
+    read_gpt_checked(dev, size, 512).or_else(|e| match e {
+        GptError::NoSignature => read_gpt_checked(dev, size, 4096),
+        e => Err(e),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::FileExt;
 
     fn entry(buf: &mut [u8], at: usize, ptype: u8, lba: u32, n: u32) {
         buf[at + 4] = ptype;

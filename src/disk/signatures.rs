@@ -12,8 +12,8 @@
 //! blkid, the kernel and every auto-assembler (LVM, mdadm, cryptsetup) to see nothing, and
 //! it never touches data elsewhere: this is not a secure erase.
 
+use super::parttable::ReadAt;
 use serde::Serialize;
-use std::os::unix::fs::FileExt;
 
 /// Where a magic sits, relative to an area of `len` bytes.
 #[derive(Clone, Copy)]
@@ -169,7 +169,7 @@ const fn l2(off: u64) -> Sig {
 
 /// One signature found in an area.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Found {
+pub struct FoundSignature {
     pub name: String,
     /// Absolute byte offset of the magic on the device.
     pub offset: u64,
@@ -178,16 +178,10 @@ pub struct Found {
     pub erase_len: u64,
 }
 
-fn read_at(dev: &impl FileExt, off: u64, len: usize) -> Option<Vec<u8>> {
-    let mut b = vec![0u8; len];
-    dev.read_exact_at(&mut b, off).ok()?;
-    Some(b)
-}
-
 /// Name a LUKS header at `off` with blkid-rs; None when it does not parse as one.
-fn luks_name(dev: &impl FileExt, off: u64) -> Option<String> {
+fn luks_name(dev: &(impl ReadAt + ?Sized), off: u64) -> Option<String> {
     use blkid_rs::{LuksHeader, LuksVersionedHeader};
-    let buf = read_at(dev, off, 4096)?;
+    let buf = dev.bytes_at(off, 4096)?;
     match LuksHeader::read(std::io::Cursor::new(buf)).ok()? {
         LuksHeader::Luks1(h) => Some(format!(
             "LUKS1 header (uuid {})",
@@ -201,21 +195,27 @@ fn luks_name(dev: &impl FileExt, off: u64) -> Option<String> {
 }
 
 /// LUKS2 header size from blkid-rs: the secondary header starts there.
-fn luks2_header_size(dev: &impl FileExt, off: u64) -> Option<u64> {
+fn luks2_header_size(dev: &(impl ReadAt + ?Sized), off: u64) -> Option<u64> {
     use blkid_rs::{Luks2Header, LuksHeader};
-    let buf = read_at(dev, off, 4096)?;
+    let buf = dev.bytes_at(off, 4096)?;
     match LuksHeader::read(std::io::Cursor::new(buf)).ok()? {
         LuksHeader::Luks2(h) => Some(h.header_size()),
         LuksHeader::Luks1(_) => None,
     }
 }
 
-fn found(name: String, magic_at: u64, magic_len: u64, erase: Erase, area_end: u64) -> Found {
+fn found(
+    name: String,
+    magic_at: u64,
+    magic_len: u64,
+    erase: Erase,
+    area_end: u64,
+) -> FoundSignature {
     let (start, len) = match erase {
         Erase::Sector => (magic_at & !511, 512),
         Erase::Range(n) => (magic_at, n.max(magic_len)),
     };
-    Found {
+    FoundSignature {
         name,
         offset: magic_at,
         erase_start: start,
@@ -224,21 +224,22 @@ fn found(name: String, magic_at: u64, magic_len: u64, erase: Erase, area_end: u6
 }
 
 /// Every known signature in the area `[start, start+len)` of `dev`.
-pub fn probe(dev: &impl FileExt, start: u64, len: u64) -> Vec<Found> {
+pub fn probe(dev: &(impl ReadAt + ?Sized), start: u64, len: u64) -> Vec<FoundSignature> {
     let end = start + len;
-    let mut out: Vec<Found> = Vec::new();
-    let check = |name: &str, magic: &[u8], rel: u64, erase: Erase, out: &mut Vec<Found>| {
-        if rel + magic.len() as u64 > len {
-            return;
-        }
-        let at = start + rel;
-        if out.iter().any(|f| f.offset == at && f.name == name) {
-            return;
-        }
-        if read_at(dev, at, magic.len()).is_some_and(|b| b == magic) {
-            out.push(found(name.to_string(), at, magic.len() as u64, erase, end));
-        }
-    };
+    let mut out: Vec<FoundSignature> = Vec::new();
+    let check =
+        |name: &str, magic: &[u8], rel: u64, erase: Erase, out: &mut Vec<FoundSignature>| {
+            if rel + magic.len() as u64 > len {
+                return;
+            }
+            let at = start + rel;
+            if out.iter().any(|f| f.offset == at && f.name == name) {
+                return;
+            }
+            if dev.bytes_at(at, magic.len()).is_some_and(|b| b == magic) {
+                out.push(found(name.to_string(), at, magic.len() as u64, erase, end));
+            }
+        };
     for sig in TABLE {
         let rel = match sig.at {
             Loc::Start(o) => Some(o),
@@ -269,7 +270,10 @@ pub fn probe(dev: &impl FileExt, start: u64, len: u64) -> Vec<Found> {
         (512u64, "gpt (backup header)"),
         (4096, "gpt (backup header, 4K sectors)"),
     ] {
-        if let Some(h) = read_at(dev, start + sector, 40).filter(|h| &h[0..8] == b"EFI PART") {
+        if let Some(h) = dev
+            .bytes_at(start + sector, 40)
+            .filter(|h| &h[0..8] == b"EFI PART")
+        {
             let alt = u64::from_le_bytes(h[32..40].try_into().unwrap());
             if let Some(rel) = alt.checked_mul(sector).filter(|&r| r > sector) {
                 check(label, b"EFI PART", rel, Erase::Sector, &mut out);
@@ -283,6 +287,7 @@ pub fn probe(dev: &impl FileExt, start: u64, len: u64) -> Vec<Found> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::FileExt;
 
     fn image(len: usize, marks: &[(usize, &[u8])]) -> tempfile::NamedTempFile {
         let f = tempfile::NamedTempFile::new().unwrap();

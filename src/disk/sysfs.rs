@@ -88,8 +88,9 @@ impl DeviceKind {
     }
 }
 
+/// A partition of a disk as the kernel shows it in sysfs (not an entry of an on-disk table).
 #[derive(Debug, Clone, Serialize)]
-pub struct Partition {
+pub struct KernelPartition {
     pub name: String,
     /// `major:minor`
     pub dev: String,
@@ -131,7 +132,7 @@ pub struct BlockDevice {
     pub transport: Option<String>,
     /// Direct holders of the disk and of its partitions (`dm-0`, `md127`).
     pub holders: Vec<String>,
-    pub partitions: Vec<Partition>,
+    pub partitions: Vec<KernelPartition>,
     /// Mount points of the disk, its partitions and (recursively) its holders.
     pub mounts: Vec<String>,
     /// Active swap on the disk, its partitions or holders (device paths as /proc/swaps says).
@@ -341,6 +342,109 @@ pub fn wwn_parts(id: &str) -> WwnParts {
     }
 }
 
+/// The `/dev/disk/by-*` links, by the name of the device they point at.
+struct Links {
+    by_id: BTreeMap<String, Vec<String>>,
+    by_path: BTreeMap<String, Vec<String>>,
+}
+
+/// The partitions of the device at sysfs `d`, by number; each becomes a node of the holder
+/// graph in `nodes`.
+fn read_partitions(d: &Path, nodes: &mut BTreeMap<String, Node>) -> Vec<KernelPartition> {
+    let mut partitions = Vec::new();
+    for sub in list_dir(d) {
+        let pd = d.join(&sub);
+        if !pd.join("partition").exists() {
+            continue;
+        }
+        let holders = list_dir(&pd.join("holders"));
+        let dev = read_attr(&pd.join("dev")).unwrap_or_default();
+        nodes.insert(
+            sub.clone(),
+            Node {
+                dev: dev.clone(),
+                holders: holders.clone(),
+                parts: vec![],
+            },
+        );
+        partitions.push(KernelPartition {
+            number: read_attr(&pd.join("partition")).and_then(|s| s.parse().ok()),
+            start: read_u64(&pd.join("start")).unwrap_or(0) * 512,
+            size: read_u64(&pd.join("size")).unwrap_or(0) * 512,
+            name: sub,
+            dev,
+            holders,
+        });
+    }
+    partitions.sort_by_key(|p| (p.number.unwrap_or(u32::MAX), p.name.clone()));
+    partitions
+}
+
+/// The device `name` at sysfs `d`, with its `partitions`; usage (mounts, swap, `/`) is
+/// filled in once the whole holder graph is known.
+fn read_block_device(
+    roots: &Roots,
+    d: &Path,
+    name: &str,
+    links: &Links,
+    partitions: Vec<KernelPartition>,
+) -> BlockDevice {
+    let real = std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf());
+    let attr = |rel: &str| read_attr(&d.join(rel));
+    let mut holders = list_dir(&d.join("holders"));
+    for p in &partitions {
+        holders.extend(p.holders.iter().cloned());
+    }
+    holders.sort();
+    holders.dedup();
+    let kind = DeviceKind::of(name);
+    let loop_backing = attr("loop/backing_file").map(|file| LoopBacking {
+        file,
+        offset: attr("loop/offset")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0),
+    });
+    let wwn = attr("wwid")
+        .or_else(|| attr("device/wwid"))
+        .or_else(|| attr("device/wwn"));
+    let parts = wwn.as_deref().map(wwn_parts).unwrap_or_default();
+    let sector = |rel: &str| attr(rel).and_then(|s| s.parse().ok()).unwrap_or(512);
+    BlockDevice {
+        path: roots.dev_node(name),
+        dev: attr("dev").unwrap_or_default(),
+        kind,
+        size: read_u64(&d.join("size")).unwrap_or(0) * 512,
+        logical_sector: sector("queue/logical_block_size"),
+        physical_sector: sector("queue/physical_block_size"),
+        model: attr("device/model"),
+        vendor: attr("device/vendor"),
+        serial: attr("device/serial")
+            .or_else(|| attr("serial"))
+            .or_else(|| vpd_serial(&d.join("device/vpd_pg80"))),
+        wwn,
+        wwn_with_extension: parts.with_extension,
+        wwn_vendor_extension: parts.vendor_extension,
+        rotational: attr("queue/rotational").as_deref() == Some("1"),
+        removable: attr("removable").as_deref() == Some("1"),
+        ro: attr("ro").as_deref() == Some("1"),
+        hctl: if kind == DeviceKind::Disk || kind == DeviceKind::Optical {
+            hctl_of(d, &real)
+        } else {
+            None
+        },
+        by_id: links.by_id.get(name).cloned().unwrap_or_default(),
+        by_path: links.by_path.get(name).cloned().unwrap_or_default(),
+        transport: transport_of(&real, name),
+        holders,
+        partitions,
+        mounts: vec![],
+        swap: vec![],
+        holds_root: false,
+        loop_backing,
+        name: name.to_string(),
+    }
+}
+
 impl BlockDevice {
     /// udev's `ID_WWN` for this disk, when it differs in spelling from `wwn`.
     pub fn wwn_udev(&self) -> Option<String> {
@@ -359,8 +463,10 @@ impl System {
                 block.display()
             );
         }
-        let by_id = link_index(&roots.dev.join("disk/by-id"));
-        let by_path = link_index(&roots.dev.join("disk/by-path"));
+        let links = Links {
+            by_id: link_index(&roots.dev.join("disk/by-id")),
+            by_path: link_index(&roots.dev.join("disk/by-path")),
+        };
         let (mounts, swaps) = mounts::read(&roots.mountinfo, &roots.swaps);
 
         let mut nodes = BTreeMap::new();
@@ -368,102 +474,20 @@ impl System {
         let mut dm_names = BTreeMap::new();
         for name in &names {
             let d = block.join(name);
-            let real = std::fs::canonicalize(&d).unwrap_or_else(|_| d.clone());
-            let attr = |rel: &str| read_attr(&d.join(rel));
-            let mut partitions = Vec::new();
-            for sub in list_dir(&d) {
-                let pd = d.join(&sub);
-                if !pd.join("partition").exists() {
-                    continue;
-                }
-                let holders = list_dir(&pd.join("holders"));
-                let dev = read_attr(&pd.join("dev")).unwrap_or_default();
-                nodes.insert(
-                    sub.clone(),
-                    Node {
-                        dev: dev.clone(),
-                        holders: holders.clone(),
-                        parts: vec![],
-                    },
-                );
-                partitions.push(Partition {
-                    number: read_attr(&pd.join("partition")).and_then(|s| s.parse().ok()),
-                    start: read_u64(&pd.join("start")).unwrap_or(0) * 512,
-                    size: read_u64(&pd.join("size")).unwrap_or(0) * 512,
-                    name: sub,
-                    dev,
-                    holders,
-                });
-            }
-            partitions.sort_by_key(|p| (p.number.unwrap_or(u32::MAX), p.name.clone()));
-            let dev = attr("dev").unwrap_or_default();
-            let holders_direct = list_dir(&d.join("holders"));
-            let mut holders: Vec<String> = holders_direct.clone();
-            for p in &partitions {
-                holders.extend(p.holders.iter().cloned());
-            }
-            holders.sort();
-            holders.dedup();
+            let partitions = read_partitions(&d, &mut nodes);
+            let dev = read_block_device(roots, &d, name, &links, partitions);
             nodes.insert(
                 name.clone(),
                 Node {
-                    dev: dev.clone(),
-                    holders: holders_direct,
-                    parts: partitions.iter().map(|p| p.name.clone()).collect(),
+                    dev: dev.dev.clone(),
+                    holders: list_dir(&d.join("holders")),
+                    parts: dev.partitions.iter().map(|p| p.name.clone()).collect(),
                 },
             );
-            if let Some(dm) = attr("dm/name") {
+            if let Some(dm) = read_attr(&d.join("dm/name")) {
                 dm_names.insert(dm, name.clone());
             }
-            let kind = DeviceKind::of(name);
-            let loop_backing = attr("loop/backing_file").map(|file| LoopBacking {
-                file,
-                offset: attr("loop/offset")
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0),
-            });
-            let wwn = attr("wwid")
-                .or_else(|| attr("device/wwid"))
-                .or_else(|| attr("device/wwn"));
-            let parts = wwn.as_deref().map(wwn_parts).unwrap_or_default();
-            devices.push(BlockDevice {
-                path: roots.dev_node(name),
-                dev,
-                kind,
-                size: read_u64(&d.join("size")).unwrap_or(0) * 512,
-                logical_sector: attr("queue/logical_block_size")
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(512),
-                physical_sector: attr("queue/physical_block_size")
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(512),
-                model: attr("device/model"),
-                vendor: attr("device/vendor"),
-                serial: attr("device/serial")
-                    .or_else(|| attr("serial"))
-                    .or_else(|| vpd_serial(&d.join("device/vpd_pg80"))),
-                wwn,
-                wwn_with_extension: parts.with_extension,
-                wwn_vendor_extension: parts.vendor_extension,
-                rotational: attr("queue/rotational").as_deref() == Some("1"),
-                removable: attr("removable").as_deref() == Some("1"),
-                ro: attr("ro").as_deref() == Some("1"),
-                hctl: if kind == DeviceKind::Disk || kind == DeviceKind::Optical {
-                    hctl_of(&d, &real)
-                } else {
-                    None
-                },
-                by_id: by_id.get(name).cloned().unwrap_or_default(),
-                by_path: by_path.get(name).cloned().unwrap_or_default(),
-                transport: transport_of(&real, name),
-                holders,
-                partitions,
-                mounts: vec![],
-                swap: vec![],
-                holds_root: false,
-                loop_backing,
-                name: name.clone(),
-            });
+            devices.push(dev);
         }
 
         let mut sys = System {
@@ -476,20 +500,25 @@ impl System {
             roots: roots.clone(),
         };
         sys.root_dev = mounts::root_mount(&sys.mounts).and_then(|m| sys.node_of_mount(m));
-        let usage: Vec<_> = sys
+        sys.fill_usage();
+        Ok(sys)
+    }
+
+    /// Each device's mounts, swap and whether it holds `/`, through the holder graph.
+    fn fill_usage(&mut self) {
+        let usage: Vec<_> = self
             .devices
             .iter()
             .map(|d| {
-                let u = sys.usage(&d.name);
+                let u = self.usage(&d.name);
                 (u.mounts, u.swap, u.holds_root)
             })
             .collect();
-        for (d, (m, s, r)) in sys.devices.iter_mut().zip(usage) {
+        for (d, (m, s, r)) in self.devices.iter_mut().zip(usage) {
             d.mounts = m;
             d.swap = s;
             d.holds_root = r;
         }
-        Ok(sys)
     }
 
     pub fn roots(&self) -> &Roots {

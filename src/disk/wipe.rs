@@ -3,7 +3,7 @@
 //! left, re-read the partition table.
 
 use super::safety;
-use super::signatures::{self, Found};
+use super::signatures::{self, FoundSignature};
 use super::sysfs::{Roots, System};
 use super::target::{Target, TargetKind};
 use crate::report::Events;
@@ -18,7 +18,7 @@ use std::os::unix::fs::FileExt;
 pub struct WipeReport {
     /// One line per erased signature: `xfs at 1048576 (partition 1)`.
     pub erased: Vec<String>,
-    pub found: Vec<Found>,
+    pub found: Vec<FoundSignature>,
     /// Swap turned off, device-mapper devices removed, md arrays stopped.
     pub teardown: Vec<String>,
     /// The areas probed: the whole disk and each partition.
@@ -137,8 +137,8 @@ fn areas(f: &File, target: &Target, sys: Option<(&System, &str)>) -> Vec<Area> {
     v
 }
 
-fn probe_all(f: &File, areas: &[Area]) -> Vec<(usize, Found)> {
-    let mut out: Vec<(usize, Found)> = Vec::new();
+fn probe_all(f: &File, areas: &[Area]) -> Vec<(usize, FoundSignature)> {
+    let mut out: Vec<(usize, FoundSignature)> = Vec::new();
     for (i, a) in areas.iter().enumerate() {
         for fd in signatures::probe(f, a.start, a.len) {
             // The same bytes seen from two areas (a partition's sector 0 is also inside the
@@ -157,19 +157,55 @@ fn probe_all(f: &File, areas: &[Area]) -> Vec<(usize, Found)> {
 pub fn wipe_in(roots: &Roots, target: &Target, discard: bool, ev: &Events) -> Result<WipeReport> {
     let dev = target.dev_path.display().to_string();
     let mut report = WipeReport::default();
-    let mut sys_name_opt = None;
-    let mut sys = None;
+    let sys = tear_down(roots, target, &mut report.teardown, ev)?;
+
+    let f = open(target)?;
+    report.areas = areas(&f, target, sys.as_ref().map(|(s, n)| (s, n.as_str())));
+    // Probe before the discard so the log says what was on the disk.
+    let found = probe_all(&f, &report.areas);
+    if found.is_empty() {
+        ev.info(format!("wipe: no known signatures on {dev}"));
+    }
+    // Discard does not promise zeroes afterwards, so the signatures are erased after it too.
+    if discard {
+        report.discarded = discard_all(&f, target, ev)?;
+    }
+    erase(&f, &dev, &found, &mut report, ev)?;
+    verify_erased(&f, &dev, &report.areas)?;
+
+    if target.kind == TargetKind::Block {
+        drop(f);
+        reread_after_wipe(target, &dev)?;
+    }
+    ev.info(format!(
+        "wipe: {dev} done ({} signature(s) erased, {} holder action(s))",
+        report.erased.len(),
+        report.teardown.len()
+    ));
+    Ok(report)
+}
+
+/// Turn off swap on the disk and remove its holders (block devices only), then check both
+/// are gone. What was done goes to `done`; for a block device, returns the fresh picture
+/// of the system with the disk's kernel name.
+fn tear_down(
+    roots: &Roots,
+    target: &Target,
+    done: &mut Vec<String>,
+    ev: &Events,
+) -> Result<Option<(System, String)>> {
     // The caller ran `check_safe` in preflight; things may have been mounted since. A last
     // look costs a sysfs scan and keeps `wipe` safe on its own.
     let s = System::scan(roots)?;
     let usage = safety::refuse_if_used(&safety::usage_of(&s, target)?, target)?;
     // Swap first: it holds the dm device or md array under it open. Swap that appeared
     // since preflight is on this disk too, and goes the same way.
-    report.teardown = super::holders::swapoff_all(&usage.swap, ev)?;
+    *done = super::holders::swapoff_all(&usage.swap, ev)?;
+    let mut sys = None;
     if target.kind == TargetKind::Block {
         let name = safety::block_name(roots, &s, target)?;
         let removed = super::holders::remove_holders(&s, &name, ev)?;
-        report.teardown.extend(removed);
+        done.extend(removed);
         // Read the picture again: the holders are gone now. The kernel drops the holder
         // links as it releases the members, which can trail the ioctl by a moment.
         let mut s = System::scan(roots)?;
@@ -181,23 +217,21 @@ pub fn wipe_in(roots: &Roots, target: &Target, discard: bool, ev: &Events) -> Re
             s = System::scan(roots)?;
         }
         super::holders::verify_free(&s, &name)?;
-        sys_name_opt = Some(name);
-        sys = Some(s);
+        sys = Some((s, name));
     }
     verify_swap_off(roots, target)?;
+    Ok(sys)
+}
 
-    let f = open(target)?;
-    report.areas = areas(&f, target, sys.as_ref().zip(sys_name_opt.as_deref()));
-    // Probe before the discard so the log says what was on the disk.
-    let found = probe_all(&f, &report.areas);
-    if found.is_empty() {
-        ev.info(format!("wipe: no known signatures on {dev}"));
-    }
-    // Discard does not promise zeroes afterwards, so the signatures are erased after it too.
-    if discard {
-        report.discarded = discard_all(&f, target, ev)?;
-    }
-    for (i, fd) in &found {
+/// Zero each found signature's erase range, recording it in `report`.
+fn erase(
+    f: &File,
+    dev: &str,
+    found: &[(usize, FoundSignature)],
+    report: &mut WipeReport,
+    ev: &Events,
+) -> Result<()> {
+    for (i, fd) in found {
         let a = &report.areas[*i];
         let zeros = vec![0u8; fd.erase_len as usize];
         f.write_all_at(&zeros, fd.erase_start).with_context(|| {
@@ -212,10 +246,13 @@ pub fn wipe_in(roots: &Roots, target: &Target, discard: bool, ev: &Events) -> Re
         report.found.push(fd.clone());
     }
     f.sync_all()
-        .with_context(|| format!("flushing the wipe of {dev} failed"))?;
+        .with_context(|| format!("flushing the wipe of {dev} failed"))
+}
 
-    // Erasing a partition table hides partitions, so probe what is left the same way.
-    let left = probe_all(&f, &report.areas);
+/// Nothing known is left in any area. Erasing a partition table hides partitions, so what
+/// is left is probed in the areas found before.
+fn verify_erased(f: &File, dev: &str, areas: &[Area]) -> Result<()> {
+    let left = probe_all(f, areas);
     if !left.is_empty() {
         let what: Vec<String> = left
             .iter()
@@ -226,22 +263,17 @@ pub fn wipe_in(roots: &Roots, target: &Target, discard: bool, ev: &Events) -> Re
             what.join(", ")
         );
     }
+    Ok(())
+}
 
-    if target.kind == TargetKind::Block {
-        drop(f);
-        reread_partitions(target).map_err(|e| {
-            let hint = if e.raw_os_error() == Some(libc::EBUSY) {
-                ": the kernel still holds a partition busy (mounted, swap, or held by LVM/RAID); release it and retry"
-            } else {
-                ""
-            };
-            anyhow::anyhow!("re-reading the partition table of {dev} failed: {e}{hint}")
-        })?;
-    }
-    ev.info(format!(
-        "wipe: {dev} done ({} signature(s) erased, {} holder action(s))",
-        report.erased.len(),
-        report.teardown.len()
-    ));
-    Ok(report)
+/// BLKRRPART once the wipe's descriptor is closed, explaining EBUSY.
+fn reread_after_wipe(target: &Target, dev: &str) -> Result<()> {
+    reread_partitions(target).map_err(|e| {
+        let hint = if e.raw_os_error() == Some(libc::EBUSY) {
+            ": the kernel still holds a partition busy (mounted, swap, or held by LVM/RAID); release it and retry"
+        } else {
+            ""
+        };
+        anyhow::anyhow!("re-reading the partition table of {dev} failed: {e}{hint}")
+    })
 }

@@ -2,13 +2,12 @@
 //! container rather than a raw disk, its partition table, and the smallest disk that holds
 //! every partition. The table is read by the same reader the wipe uses (disk::parttable).
 
-use crate::disk::parttable;
-pub use crate::disk::parttable::Kind as Table;
+use crate::disk::parttable::{self, Kind};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct HeadInfo {
-    pub table: Table,
+    pub table: Kind,
     /// Bytes a disk needs to hold every partition (and the GPT backup), when a table says so.
     pub min_disk_size: Option<u64>,
     pub partitions: usize,
@@ -74,7 +73,7 @@ mod tests {
         h[446 + 8..446 + 12].copy_from_slice(&2048u32.to_le_bytes());
         h[446 + 12..446 + 16].copy_from_slice(&4096u32.to_le_bytes());
         let i = inspect(&h);
-        assert_eq!(i.table, Table::Msdos);
+        assert_eq!(i.table, Kind::Msdos);
         assert_eq!(i.min_disk_size, Some((2048 + 4096) * 512));
     }
 
@@ -93,7 +92,7 @@ mod tests {
         gpt.write_into(&mut cur).unwrap();
         let data = cur.into_inner();
         let i = inspect(&data[..1 << 20]);
-        assert_eq!(i.table, Table::Gpt);
+        assert_eq!(i.table, Kind::Gpt);
         assert_eq!(i.partitions, 1);
         assert_eq!(i.min_disk_size, Some((40960 + 32 + 1) * 512));
     }
@@ -107,13 +106,13 @@ mod tests {
         vbr[510] = 0x55;
         vbr[511] = 0xaa;
         let i = inspect(&vbr);
-        assert_eq!((i.table, i.min_disk_size), (Table::None, None));
+        assert_eq!((i.table, i.min_disk_size), (Kind::None, None));
     }
 
     #[test]
     fn garbage_is_no_table() {
-        assert_eq!(inspect(&[0xffu8; 4096]).table, Table::None);
-        assert_eq!(inspect(&[]).table, Table::None);
+        assert_eq!(inspect(&[0xffu8; 4096]).table, Kind::None);
+        assert_eq!(inspect(&[]).table, Kind::None);
         let mut h = vec![0u8; 1024];
         h[512..520].copy_from_slice(b"EFI PART");
         h[512 + 84..512 + 88].copy_from_slice(&128u32.to_le_bytes());

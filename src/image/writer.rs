@@ -55,10 +55,10 @@ pub struct Written {
     pub zero_skipped: u64,
 }
 
-/// The target as the writer sees it: opened normally (for everything, and for the final
-/// flush), plus, where it is faster, a second descriptor opened with O_DIRECT that takes
-/// the aligned bulk of the data (see `open_direct`).
-pub struct Target<'a> {
+/// The write stage's output, the target as the writer sees it: opened normally (for
+/// everything, and for the final flush), plus, where it is faster, a second descriptor
+/// opened with O_DIRECT that takes the aligned bulk of the data (see `open_direct`).
+pub struct Output<'a> {
     pub file: &'a File,
     pub direct: Option<File>,
 }
@@ -106,7 +106,7 @@ impl Buf {
 /// after every chunk.
 pub fn stream(
     decoder: Box<dyn Read + Send>,
-    out: &Target<'_>,
+    out: &Output<'_>,
     spec: &WriteSpec,
     mut progress: impl FnMut(u64),
 ) -> Result<Written> {
@@ -161,7 +161,7 @@ fn fill(dec: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 fn write_loop(
-    out: &Target<'_>,
+    out: &Output<'_>,
     spec: &WriteSpec,
     full: &Receiver<io::Result<Buf>>,
     empty: &SyncSender<Buf>,
@@ -219,7 +219,7 @@ fn is_zero(b: &[u8]) -> bool {
 
 /// Write `data` at `off`; runs of whole zero grains become holes or zero-out commands when
 /// the zero mode allows. Returns bytes skipped.
-fn write_skipping_zeros(out: &Target<'_>, spec: &WriteSpec, off: u64, data: &[u8]) -> Result<u64> {
+fn write_skipping_zeros(out: &Output<'_>, spec: &WriteSpec, off: u64, data: &[u8]) -> Result<u64> {
     let ctx = || format!("writing to {} failed", spec.what);
     if spec.zero_mode == ZeroMode::Write || data.is_empty() {
         write_at(out, data, off).with_context(ctx)?;
@@ -256,7 +256,7 @@ fn write_skipping_zeros(out: &Target<'_>, spec: &WriteSpec, off: u64, data: &[u8
 
 /// Writes `data` at `off`: the aligned part through the O_DIRECT descriptor when there is
 /// one, the rest (an image's last partial sector) through the page cache, flushed later.
-fn write_at(out: &Target<'_>, data: &[u8], off: u64) -> io::Result<()> {
+fn write_at(out: &Output<'_>, data: &[u8], off: u64) -> io::Result<()> {
     let aligned = data.len() & !(ALIGN - 1);
     if let Some(direct) = &out.direct {
         if aligned > 0 && off.is_multiple_of(ALIGN as u64) && data.as_ptr().align_offset(ALIGN) == 0
@@ -375,7 +375,7 @@ mod tests {
             what: "test".into(),
         };
         let mut last = 0;
-        let out = Target {
+        let out = Output {
             file: &f,
             direct: direct.then(|| {
                 use std::os::unix::fs::OpenOptionsExt;
@@ -471,7 +471,7 @@ mod tests {
             "{:#}",
             stream(
                 Box::new(Broken(5 << 20)),
-                &Target {
+                &Output {
                     file: &f,
                     direct: None
                 },

@@ -37,7 +37,7 @@ pub fn write_image(plan: &Plan, ev: &Events) -> Result<()> {
     let total = served_total.filter(|_| plan.image.format == Format::Raw);
     ev.reset_progress();
     let served = input.served.clone();
-    let out = writer::Target {
+    let out = writer::Output {
         file: &f,
         direct: writer::open_direct(t),
     };

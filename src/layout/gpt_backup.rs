@@ -35,7 +35,9 @@ pub fn relocate(f: &mut File, sector_size: u64, what: &str) -> Result<bool> {
     let mut mbr = [0u8; 512];
     f.seek(SeekFrom::Start(0))?;
     f.read_exact(&mut mbr)?;
-    if mbr[450] == 0xee && mbr[510] == 0x55 && mbr[511] == 0xaa {
+    // A protective MBR has its 0xEE entry in the first slot; a hybrid one with the entry
+    // elsewhere is left alone.
+    if crate::disk::parttable::protective_entry(&mbr) == Some(0) {
         if mbr[446] == 0x80 {
             gptman::GPT::write_bootable_protective_mbr_into(f, sector_size)?;
         } else {

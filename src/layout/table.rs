@@ -1,7 +1,9 @@
-//! Reading the partition table a disk image brought (MBR with logical partitions, or GPT),
-//! and marking one partition bootable for the BIOS boot code.
+//! The partition table a disk image brought (MBR with logical partitions, or GPT), as the
+//! installed system's partitions, read through `disk::parttable`; and marking one partition
+//! bootable for the BIOS boot code (a rewrite, through gptman for a GPT).
 
 use super::rootfs::{sector_size, GPT_ATTR_LEGACY_BOOTABLE};
+use crate::disk::parttable::{self, ReadAt};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use std::fs::File;
@@ -33,14 +35,6 @@ pub struct Table {
     pub partitions: Vec<Partition>,
 }
 
-/// True when the first sector holds an MBR whose entries include a GPT protective one (0xEE).
-fn has_protective_entry(sector0: &[u8]) -> bool {
-    sector0.len() >= 512
-        && sector0[510] == 0x55
-        && sector0[511] == 0xAA
-        && (0..4).any(|i| sector0[446 + 16 * i + 4] == 0xEE)
-}
-
 /// Refuse a GPT header gptman must not see: it allocates the entry count the header states
 /// (a u32 anyone can set, with a CRC anyone can compute) and computes offsets from its LBAs
 /// unchecked. Checks every header it may read (primary, then backup), at the sector sizes it
@@ -48,9 +42,7 @@ fn has_protective_entry(sector0: &[u8]) -> bool {
 /// 512-byte GPT's entry array covers byte 4096, and what lies there is no header.
 pub fn check_gpt(f: &File, ss: u64) -> Result<()> {
     use crate::disk::parttable::GptHeader;
-    let size = (&*f)
-        .seek(SeekFrom::End(0))
-        .context("finding the size of the target")?;
+    let size = disk_size(f)?;
     let mut sectors = vec![512];
     let last = (size / 512).saturating_sub(1);
     if [1, last]
@@ -62,7 +54,7 @@ pub fn check_gpt(f: &File, ss: u64) -> Result<()> {
     if !sectors.contains(&ss) {
         sectors.push(ss);
     }
-    crate::disk::parttable::check_gpt_headers(f, size, &sectors)
+    parttable::check_gpt_headers(f, size, &sectors)
         .map_err(|e| anyhow::anyhow!("refusing the partition table: {e}"))
 }
 
@@ -72,51 +64,69 @@ pub fn read_table_at(disk: &std::path::Path) -> Result<Table> {
     read_table(&f).with_context(|| format!("reading the partition table of {}", disk.display()))
 }
 
-/// Read the partition table of `f` (a target disk or image file).
+/// Read the partition table of `f` (a target disk or image file), checked (CRCs, boot
+/// flags, the EBR chain) by the one byte-level reader, `disk::parttable`.
 pub fn read_table(f: &File) -> Result<Table> {
     let ss = sector_size(f);
-    let mut r = f;
-    let mut s0 = [0u8; 512];
-    r.seek(SeekFrom::Start(0))?;
-    r.read_exact(&mut s0)
-        .context("reading the first sector of the target")?;
-    if has_protective_entry(&s0) {
-        check_gpt(f, ss)?;
-        let gpt = gptman::GPT::read_from(&mut r, ss)
-            .or_else(|_| gptman::GPT::find_from(&mut r))
-            .context("the disk has a protective MBR but no readable GPT")?;
-        let mut partitions = Vec::new();
-        for (n, p) in gpt.iter() {
-            if !p.is_used() || p.ending_lba < p.starting_lba {
-                continue;
-            }
-            let ss = gpt.sector_size;
-            let start = p.starting_lba.checked_mul(ss);
-            let size = (p.ending_lba - p.starting_lba)
-                .checked_add(1)
-                .and_then(|s| s.checked_mul(ss));
-            let (Some(start), Some(size)) = (start, size) else {
-                bail!("GPT partition {n} lies beyond any disk (LBAs overflow 64 bits)");
-            };
-            partitions.push(Partition {
-                number: n,
-                start,
-                size,
-                bootable: p.attribute_bits & GPT_ATTR_LEGACY_BOOTABLE != 0,
-                name: Some(p.partition_name.as_str().to_string()).filter(|s| !s.is_empty()),
-            });
-        }
-        return Ok(Table {
-            kind: TableKind::Gpt,
-            sector_size: gpt.sector_size,
-            partitions,
-        });
+    let s0 = f
+        .bytes_at(0, 512)
+        .context("reading the first sector of the target: it is shorter than one sector")?;
+    if parttable::protective_entry(&s0).is_some() {
+        return read_gpt(f, ss);
     }
     if s0[510] != 0x55 || s0[511] != 0xAA {
         bail!("the disk has no partition table (no MBR signature in its first sector)");
     }
-    // mbrman panics on a table whose used entries all start at sector 0 (found by fuzzing);
-    // no real partition starts on the MBR itself, so refuse such an entry first.
+    read_mbr(f, &s0, ss)
+}
+
+fn disk_size(f: &File) -> Result<u64> {
+    (&*f)
+        .seek(SeekFrom::End(0))
+        .context("finding the size of the target")
+}
+
+/// The GPT behind a protective MBR, its headers checked before anything is read.
+fn read_gpt(f: &File, ss: u64) -> Result<Table> {
+    check_gpt(f, ss)?;
+    let size = disk_size(f)?;
+    let gpt = parttable::read_gpt_checked(f, size, ss)
+        .or_else(|_| parttable::find_gpt_checked(f, size))
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("the disk has a protective MBR but no readable GPT")?;
+    let ss = gpt.header.sector;
+    let mut partitions = Vec::new();
+    for e in &gpt.entries {
+        if e.last_lba < e.first_lba {
+            continue;
+        }
+        let n = e.number;
+        let start = e.first_lba.checked_mul(ss);
+        let size = (e.last_lba - e.first_lba)
+            .checked_add(1)
+            .and_then(|s| s.checked_mul(ss));
+        let (Some(start), Some(size)) = (start, size) else {
+            bail!("GPT partition {n} lies beyond any disk (LBAs overflow 64 bits)");
+        };
+        partitions.push(Partition {
+            number: n,
+            start,
+            size,
+            bootable: e.attributes & GPT_ATTR_LEGACY_BOOTABLE != 0,
+            name: Some(e.name.clone()).filter(|s| !s.is_empty()),
+        });
+    }
+    Ok(Table {
+        kind: TableKind::Gpt,
+        sector_size: ss,
+        partitions,
+    })
+}
+
+/// The MBR (`s0`, its first sector) and its logical partitions.
+fn read_mbr(f: &File, s0: &[u8], ss: u64) -> Result<Table> {
+    // No real partition starts on the MBR itself (and mbrman, which writes tables, panics
+    // on one, found by fuzzing): refuse such an entry first.
     for i in 0..4 {
         let e = &s0[446 + i * 16..446 + (i + 1) * 16];
         let start = u32::from_le_bytes([e[8], e[9], e[10], e[11]]);
@@ -124,19 +134,20 @@ pub fn read_table(f: &File) -> Result<Table> {
             bail!("the MBR is invalid: partition {} starts at sector 0", i + 1);
         }
     }
-    let mbr = mbrman::MBR::read_from(&mut r, ss as u32).context("reading the MBR")?;
-    let mut partitions = Vec::new();
-    for (n, p) in mbr.iter() {
-        if p.is_used() && !p.is_extended() && p.sectors > 0 {
-            partitions.push(Partition {
-                number: n as u32,
-                start: u64::from(p.starting_lba) * ss,
-                size: u64::from(p.sectors) * ss,
-                bootable: p.is_active(),
-                name: None,
-            });
-        }
-    }
+    let entries = parttable::read_mbr_checked(f, ss)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("reading the MBR")?;
+    let partitions = entries
+        .iter()
+        .filter(|p| p.ptype != 0 && !parttable::is_extended_checked(p.ptype) && p.sectors > 0)
+        .map(|p| Partition {
+            number: p.number,
+            start: p.start_lba * ss,
+            size: p.sectors * ss,
+            bootable: p.boot == 0x80,
+            name: None,
+        })
+        .collect();
     Ok(Table {
         kind: TableKind::Msdos,
         sector_size: ss,
@@ -191,6 +202,7 @@ mod tests {
     use super::*;
     use crate::layout::{plan_rootfs, write_rootfs_table, MIB};
     use crate::layout::{PartitionTable, RestPartition, RootfsRequest};
+    use std::os::unix::fs::FileExt;
     use std::process::Command;
 
     /// Regression: fuzzing found mbrman panicking on an entry that starts at sector 0.
@@ -364,19 +376,7 @@ mod tests {
     #[test]
     fn set_bootable_moves_the_active_flag() {
         let (_d, p) = disk(64 * MIB);
-        let out = Command::new("sfdisk")
-            .arg(&p)
-            .stdin(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut c| {
-                c.stdin
-                    .take()
-                    .unwrap()
-                    .write_all(b"label: dos\n2048,20M,83,*\n,20M,83\n,,5\n,5M,83\n")?;
-                c.wait_with_output()
-            })
-            .unwrap();
-        assert!(out.status.success());
+        sfdisk_script(&p, "label: dos\n2048,20M,83,*\n,20M,83\n,,5\n,5M,83\n");
         let f = open_rw(&p);
         let t = read_table(&f).unwrap();
         let nums: Vec<u32> = t.partitions.iter().map(|p| p.number).collect();
@@ -386,6 +386,96 @@ mod tests {
         assert!(!t.partitions[0].bootable);
         assert!(t.partitions[1].bootable);
         assert!(set_bootable(&f, &t, 5).is_err());
+    }
+
+    /// What gptman and mbrman (the readers before disk::parttable took over) make of `f`,
+    /// as (number, start, size, bootable, name) rows: the oracle for the checked readers.
+    fn oracle(f: &File) -> Vec<(u32, u64, u64, bool, Option<String>)> {
+        let mut r = f;
+        if let Ok(gpt) = gptman::GPT::find_from(&mut r) {
+            let ss = gpt.sector_size;
+            return gpt
+                .iter()
+                .filter(|(_, p)| p.is_used())
+                .map(|(n, p)| {
+                    let name = p.partition_name.as_str().to_string();
+                    (
+                        n,
+                        p.starting_lba * ss,
+                        (p.ending_lba - p.starting_lba + 1) * ss,
+                        p.attribute_bits & GPT_ATTR_LEGACY_BOOTABLE != 0,
+                        Some(name).filter(|s| !s.is_empty()),
+                    )
+                })
+                .collect();
+        }
+        let mbr = mbrman::MBR::read_from(&mut r, 512).unwrap();
+        mbr.iter()
+            .filter(|(_, p)| p.is_used() && !p.is_extended() && p.sectors > 0)
+            .map(|(n, p)| {
+                let (start, size) = (u64::from(p.starting_lba), u64::from(p.sectors));
+                (n as u32, start * 512, size * 512, p.is_active(), None)
+            })
+            .collect()
+    }
+
+    fn rows(t: &Table) -> Vec<(u32, u64, u64, bool, Option<String>)> {
+        t.partitions
+            .iter()
+            .map(|p| (p.number, p.start, p.size, p.bootable, p.name.clone()))
+            .collect()
+    }
+
+    fn sfdisk_script(p: &std::path::Path, script: &str) {
+        let out = Command::new("sfdisk")
+            .arg(p)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                c.stdin.take().unwrap().write_all(script.as_bytes())?;
+                c.wait_with_output()
+            })
+            .unwrap();
+        assert!(out.status.success());
+    }
+
+    /// The checked readers of disk::parttable read what gptman and mbrman read: MBRs with
+    /// logical partitions and GPTs with names and attributes, made by sfdisk.
+    #[test]
+    fn checked_readers_agree_with_gptman_and_mbrman() {
+        for script in [
+            "label: dos\n2048,20M,83,*\n,20M,83\n,,5\n,5M,83\n,3M,82\n",
+            "label: dos\n2048,8M,c\n,8M,83,*\n",
+            "label: gpt\nstart=2048, size=20M, type=L, name=ROOT, attrs=LegacyBIOSBootable\n\
+             size=10M, type=S\ntype=L, name=USR-A\n",
+        ] {
+            let (_d, p) = disk(64 * MIB);
+            sfdisk_script(&p, script);
+            let f = File::open(&p).unwrap();
+            let t = read_table(&f).unwrap();
+            assert!(!t.partitions.is_empty(), "{script}");
+            assert_eq!(rows(&t), oracle(&f), "{script}");
+        }
+    }
+
+    /// Like gptman: a primary header with a wrong CRC falls back to the backup; an entry
+    /// array with a wrong CRC is refused.
+    #[test]
+    fn gpt_crcs_are_checked() {
+        let (_d, p) = disk(64 * MIB);
+        sfdisk_script(&p, "label: gpt\n2048,20M,L\n");
+        let f = open_rw(&p);
+        let want = rows(&read_table(&f).unwrap());
+        // A flipped byte in the primary header's reserved field breaks only its CRC.
+        f.write_all_at(&[0xff], 512 + 20).unwrap();
+        assert_eq!(rows(&read_table(&f).unwrap()), want);
+        // A flipped byte in both entry arrays: nothing valid is left.
+        f.write_all_at(&[0xff], 1024 + 100).unwrap();
+        let backup_array = 64 * MIB - 33 * 512;
+        f.write_all_at(&[0xff], backup_array + 100).unwrap();
+        let e = format!("{:#}", read_table(&f).unwrap_err());
+        assert!(e.contains("no readable GPT"), "{e}");
+        assert!(e.contains("CRC32"), "{e}");
     }
 
     #[test]

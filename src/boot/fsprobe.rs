@@ -4,8 +4,10 @@
 //! The input is untrusted (whatever the image put on the disk): every read is bounds-checked,
 //! a short device is "no filesystem", and nothing here panics on garbage.
 
+use crate::disk::read_at::ReadAt;
+pub use crate::disk::read_at::Window;
 use serde::Serialize;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -59,9 +61,9 @@ pub struct FsInfo {
     pub label: Option<String>,
 }
 
-/// Identify the filesystem at the start of `dev` (a partition, or a reader positioned on one
-/// through [`Window`]). `Ok(None)`: none of the known formats.
-pub fn probe<R: Read + Seek>(dev: &mut R) -> io::Result<Option<FsInfo>> {
+/// Identify the filesystem at the start of `dev` (a partition, or a [`Window`] on one).
+/// `Ok(None)`: none of the known formats.
+pub fn probe(dev: &(impl ReadAt + ?Sized)) -> io::Result<Option<FsInfo>> {
     // Order: formats with a magic far from the start first, so a vfat-looking boot sector left
     // in front of another filesystem (mkfs does not always clear it) does not win.
     if let Some(i) = probe_btrfs(dev)? {
@@ -74,23 +76,6 @@ pub fn probe<R: Read + Seek>(dev: &mut R) -> io::Result<Option<FsInfo>> {
         return Ok(Some(i));
     }
     probe_vfat(dev)
-}
-
-/// Read exactly `len` bytes at `off`; `None` when the device is shorter.
-fn read_at<R: Read + Seek>(dev: &mut R, off: u64, len: usize) -> io::Result<Option<Vec<u8>>> {
-    dev.seek(SeekFrom::Start(off))?;
-    let mut buf = vec![0u8; len];
-    let mut got = 0;
-    while got < len {
-        match dev.read(&mut buf[got..]) {
-            Ok(0) => return Ok(None),
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(Some(buf))
 }
 
 fn le16(b: &[u8], o: usize) -> u16 {
@@ -129,8 +114,8 @@ const EXT_COMPAT_HAS_JOURNAL: u32 = 0x4;
 const EXT_INCOMPAT_EXT4_ONLY: u32 = 0x40 | 0x80 | 0x100 | 0x200 | 0x400 | 0x1000 | 0x8000;
 const EXT_INCOMPAT_JOURNAL_DEV: u32 = 0x8;
 
-fn probe_ext<R: Read + Seek>(dev: &mut R) -> io::Result<Option<FsInfo>> {
-    let Some(sb) = read_at(dev, 1024, 1024)? else {
+fn probe_ext(dev: &(impl ReadAt + ?Sized)) -> io::Result<Option<FsInfo>> {
+    let Some(sb) = dev.read_bytes_at(1024, 1024)? else {
         return Ok(None);
     };
     if le16(&sb, 0x38) != 0xEF53 {
@@ -157,8 +142,8 @@ fn probe_ext<R: Read + Seek>(dev: &mut R) -> io::Result<Option<FsInfo>> {
 }
 
 // xfs: big-endian superblock at 0; "XFSB", sb_uuid at 32, sb_fname[12] at 108.
-fn probe_xfs<R: Read + Seek>(dev: &mut R) -> io::Result<Option<FsInfo>> {
-    let Some(sb) = read_at(dev, 0, 512)? else {
+fn probe_xfs(dev: &(impl ReadAt + ?Sized)) -> io::Result<Option<FsInfo>> {
+    let Some(sb) = dev.read_bytes_at(0, 512)? else {
         return Ok(None);
     };
     if &sb[0..4] != b"XFSB" {
@@ -177,8 +162,8 @@ fn probe_xfs<R: Read + Seek>(dev: &mut R) -> io::Result<Option<FsInfo>> {
 }
 
 // btrfs: superblock at 64 KiB; fsid at 0x20, magic "_BHRfS_M" at 0x40, label[256] at 0x12b.
-fn probe_btrfs<R: Read + Seek>(dev: &mut R) -> io::Result<Option<FsInfo>> {
-    let Some(sb) = read_at(dev, 0x10000, 0x12b + 256)? else {
+fn probe_btrfs(dev: &(impl ReadAt + ?Sized)) -> io::Result<Option<FsInfo>> {
+    let Some(sb) = dev.read_bytes_at(0x10000, 0x12b + 256)? else {
         return Ok(None);
     };
     if &sb[0x40..0x48] != b"_BHRfS_M" {
@@ -193,8 +178,8 @@ fn probe_btrfs<R: Read + Seek>(dev: &mut R) -> io::Result<Option<FsInfo>> {
 
 // vfat: boot sector at 0. FAT32 has "FAT32   " at 0x52, the volume id at 0x43 and the label at
 // 0x47; FAT12/16 have "FAT1x" at 0x36, the id at 0x27, the label at 0x2b.
-fn probe_vfat<R: Read + Seek>(dev: &mut R) -> io::Result<Option<FsInfo>> {
-    let Some(bs) = read_at(dev, 0, 512)? else {
+fn probe_vfat(dev: &(impl ReadAt + ?Sized)) -> io::Result<Option<FsInfo>> {
+    let Some(bs) = dev.read_bytes_at(0, 512)? else {
         return Ok(None);
     };
     if bs[510] != 0x55 || bs[511] != 0xAA {
@@ -230,63 +215,9 @@ fn probe_vfat<R: Read + Seek>(dev: &mut R) -> io::Result<Option<FsInfo>> {
     }))
 }
 
-/// A read-only view of `[start, start+len)` of a device or file: a partition without a
-/// partition device node.
-pub struct Window<R> {
-    inner: R,
-    start: u64,
-    len: u64,
-    pos: u64,
-}
-
-impl<R: Read + Seek> Window<R> {
-    pub fn new(inner: R, start: u64, len: u64) -> Self {
-        Window {
-            inner,
-            start,
-            len,
-            pos: 0,
-        }
-    }
-}
-
-impl<R: Read + Seek> Read for Window<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.pos >= self.len {
-            return Ok(0);
-        }
-        let n = (buf.len() as u64).min(self.len - self.pos) as usize;
-        self.inner.seek(SeekFrom::Start(self.start + self.pos))?;
-        let got = self.inner.read(&mut buf[..n])?;
-        self.pos += got as u64;
-        Ok(got)
-    }
-}
-
-impl<R: Read + Seek> Seek for Window<R> {
-    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let new = match to {
-            SeekFrom::Start(o) => Some(o),
-            SeekFrom::End(d) => self.len.checked_add_signed(d),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-        };
-        match new {
-            Some(p) => {
-                self.pos = p;
-                Ok(p)
-            }
-            None => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "seek before the start of the partition",
-            )),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Cursor;
     use std::process::Command;
 
     /// Run a mkfs tool on a fresh sparse file; `None` when the tool is not installed.
@@ -328,7 +259,7 @@ mod tests {
             eprintln!("{tool} not installed; skipping");
             return;
         };
-        let info = probe(&mut Cursor::new(&bytes)).unwrap().expect("detected");
+        let info = probe(&bytes[..]).unwrap().expect("detected");
         assert_eq!(info.kind, kind);
         assert_eq!(info.label.as_deref(), want_label);
         let img = d.path().join("fs.img");
@@ -405,15 +336,18 @@ mod tests {
         let (_d, fs) = mkfs("mkfs.ext4", 8 << 20, &["-q", "-F"]).unwrap();
         let mut disk = vec![0xAAu8; 1 << 20];
         disk.extend_from_slice(&fs);
-        let mut w = Window::new(Cursor::new(&disk), 1 << 20, fs.len() as u64);
-        let a = probe(&mut w).unwrap().unwrap();
-        let b = probe(&mut Cursor::new(&fs)).unwrap().unwrap();
+        let w = Window::new(&disk[..], 1 << 20, fs.len() as u64);
+        let a = probe(&w).unwrap().unwrap();
+        let b = probe(&fs[..]).unwrap().unwrap();
         assert_eq!(a, b);
         // Window ends where the partition ends.
-        let mut w = Window::new(Cursor::new(&disk), 1 << 20, 100);
-        let mut all = Vec::new();
-        w.read_to_end(&mut all).unwrap();
-        assert_eq!(all.len(), 100);
+        let w = Window::new(&disk[..], 1 << 20, 100);
+        assert_eq!(
+            w.read_bytes_at(0, 100).unwrap(),
+            Some(disk[1 << 20..][..100].to_vec())
+        );
+        assert_eq!(w.read_bytes_at(0, 101).unwrap(), None);
+        assert_eq!(w.read_bytes_at(100, 1).unwrap(), None);
     }
 
     /// Real superblocks with random bytes changed, and cut at random lengths: never a panic.
@@ -444,8 +378,8 @@ mod tests {
                     m[i] = next() as u8;
                 }
                 let cut = (next() % 0x20000) as usize;
-                let _ = probe(&mut Cursor::new(&m[..cut])).unwrap();
-                if probe(&mut Cursor::new(&m)).unwrap().is_some() {
+                let _ = probe(&m[..cut]).unwrap();
+                if probe(&m[..]).unwrap().is_some() {
                     detected += 1;
                 }
             }
@@ -456,9 +390,9 @@ mod tests {
 
     #[test]
     fn garbage_short_and_empty_are_none() {
-        assert_eq!(probe(&mut Cursor::new(Vec::<u8>::new())).unwrap(), None);
-        assert_eq!(probe(&mut Cursor::new(vec![0u8; 100])).unwrap(), None);
-        assert_eq!(probe(&mut Cursor::new(vec![0u8; 1 << 20])).unwrap(), None);
+        assert_eq!(probe(&Vec::<u8>::new()[..]).unwrap(), None);
+        assert_eq!(probe(&vec![0u8; 100][..]).unwrap(), None);
+        assert_eq!(probe(&vec![0u8; 1 << 20][..]).unwrap(), None);
         // Pseudo-random bytes, with each magic planted in turn and the rest left as garbage.
         let mut x: u64 = 0x9E3779B97F4A7C15;
         let mut noise = vec![0u8; 0x20000];
@@ -468,26 +402,23 @@ mod tests {
             x ^= x << 17;
             *b = x as u8;
         }
-        assert_eq!(probe(&mut Cursor::new(&noise)).unwrap(), None);
+        assert_eq!(probe(&noise[..]).unwrap(), None);
         let mut ext = noise.clone();
         ext[1024 + 0x38] = 0x53;
         ext[1024 + 0x39] = 0xEF;
         ext[1024 + 0x60..1024 + 0x64].copy_from_slice(&[0, 0, 0, 0]);
-        let i = probe(&mut Cursor::new(&ext)).unwrap().unwrap();
+        let i = probe(&ext[..]).unwrap().unwrap();
         assert_eq!(i.kind.name().get(..3), Some("ext"));
         let mut btr = noise.clone();
         btr[0x10040..0x10048].copy_from_slice(b"_BHRfS_M");
-        assert_eq!(
-            probe(&mut Cursor::new(&btr)).unwrap().unwrap().kind,
-            FsKind::Btrfs
-        );
+        assert_eq!(probe(&btr[..]).unwrap().unwrap().kind, FsKind::Btrfs);
         // Truncated right after the btrfs magic: label out of range is "not btrfs", no panic.
-        assert!(probe(&mut Cursor::new(&btr[..0x10050])).is_ok());
+        assert!(probe(&btr[..0x10050]).is_ok());
         let mut fat = noise.clone();
         fat[510] = 0x55;
         fat[511] = 0xAA;
         // Garbage BPB: rejected.
         fat[11] = 3;
-        assert_eq!(probe(&mut Cursor::new(&fat)).unwrap(), None);
+        assert_eq!(probe(&fat[..]).unwrap(), None);
     }
 }

@@ -5,46 +5,14 @@
 //! The loop path is what runs for regular-file targets (building a disk image without a VM),
 //! on kernels without partition scanning, and on loop devices attached without `-P`.
 //! Loop devices are set up with plain ioctls (LOOP_CTL_GET_FREE, LOOP_SET_FD,
-//! LOOP_SET_STATUS64) and detached on drop; they also carry LO_FLAGS_AUTOCLEAR so that a
+//! LOOP_SET_STATUS64, in `disk::ioctl`) and detached on drop; they also carry LO_FLAGS_AUTOCLEAR so that a
 //! crash leaves nothing behind once the last user is gone.
 
+use crate::disk::ioctl;
 use anyhow::{bail, Context, Result};
 use std::fs::{File, OpenOptions};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
-
-// <linux/loop.h>: these are "bad" ioctls (no size/direction encoded in the number).
-const LOOP_SET_FD: u64 = 0x4C00;
-const LOOP_CLR_FD: u64 = 0x4C01;
-const LOOP_SET_STATUS64: u64 = 0x4C04;
-const LOOP_CTL_GET_FREE: u64 = 0x4C82;
-const LO_FLAGS_AUTOCLEAR: u32 = 4;
-const LO_NAME_SIZE: usize = 64;
-
-nix::ioctl_write_int_bad!(loop_set_fd, LOOP_SET_FD);
-nix::ioctl_none_bad!(loop_clr_fd, LOOP_CLR_FD);
-nix::ioctl_write_ptr_bad!(loop_set_status64, LOOP_SET_STATUS64, LoopInfo64);
-nix::ioctl_none_bad!(loop_ctl_get_free, LOOP_CTL_GET_FREE);
-nix::ioctl_none!(blkflsbuf, 0x12, 97);
-
-/// `struct loop_info64` from <linux/loop.h>.
-#[repr(C)]
-struct LoopInfo64 {
-    lo_device: u64,
-    lo_inode: u64,
-    lo_rdevice: u64,
-    lo_offset: u64,
-    lo_sizelimit: u64,
-    lo_number: u32,
-    lo_encrypt_type: u32,
-    lo_encrypt_key_size: u32,
-    lo_flags: u32,
-    lo_file_name: [u8; LO_NAME_SIZE],
-    lo_crypt_name: [u8; LO_NAME_SIZE],
-    lo_encrypt_key: [u8; 32],
-    lo_init: [u64; 2],
-}
 
 /// A loop device over `[offset, offset+size)` of a file or block device. Detached on drop.
 #[derive(Debug)]
@@ -69,7 +37,7 @@ impl LoopDevice {
             .context("cannot open /dev/loop-control (is the loop module loaded?)")?;
         let mut last_err = None;
         for _ in 0..20 {
-            let n = unsafe { loop_ctl_get_free(ctl.as_raw_fd()) }
+            let n = ioctl::loop_get_free(&ctl)
                 .context("LOOP_CTL_GET_FREE on /dev/loop-control failed")?;
             let path = PathBuf::from(format!("/dev/loop{n}"));
             let file = match OpenOptions::new().read(true).write(!read_only).open(&path) {
@@ -82,8 +50,8 @@ impl LoopDevice {
                 }
                 Err(e) => return Err(e).with_context(|| format!("cannot open {}", path.display())),
             };
-            match unsafe { loop_set_fd(file.as_raw_fd(), back.as_raw_fd()) } {
-                Ok(_) => {}
+            match ioctl::loop_attach(&file, &back) {
+                Ok(()) => {}
                 Err(nix::errno::Errno::EBUSY) => {
                     last_err = Some(anyhow::anyhow!("{} was taken meanwhile", path.display()));
                     continue;
@@ -104,32 +72,15 @@ impl LoopDevice {
     }
 
     fn set_window(&self, backing: &Path, offset: u64, size: u64) -> Result<()> {
-        let mut info = LoopInfo64 {
-            lo_device: 0,
-            lo_inode: 0,
-            lo_rdevice: 0,
-            lo_offset: offset,
-            lo_sizelimit: size,
-            lo_number: 0,
-            lo_encrypt_type: 0,
-            lo_encrypt_key_size: 0,
-            lo_flags: LO_FLAGS_AUTOCLEAR,
-            lo_file_name: [0; LO_NAME_SIZE],
-            lo_crypt_name: [0; LO_NAME_SIZE],
-            lo_encrypt_key: [0; 32],
-            lo_init: [0; 2],
-        };
-        // Shown by `losetup -l`; truncated like losetup does.
-        let name = backing.as_os_str().as_encoded_bytes();
-        let n = name.len().min(LO_NAME_SIZE - 1);
-        info.lo_file_name[..n].copy_from_slice(&name[..n]);
-        unsafe { loop_set_status64(self.file.as_raw_fd(), &info) }.with_context(|| {
+        // Shown by `losetup -l`.
+        let info = ioctl::LoopInfo64::window(offset, size, backing.as_os_str().as_encoded_bytes());
+        ioctl::loop_set_status(&self.file, &info).with_context(|| {
             format!(
                 "LOOP_SET_STATUS64 (offset {offset}, size {size}) on {}",
                 self.path.display()
             )
         })?;
-        let got = crate::disk::ioctl::size_bytes(&self.file)
+        let got = ioctl::size_bytes(&self.file)
             .with_context(|| format!("cannot read the size of {}", self.path.display()))?;
         if got != size {
             bail!(
@@ -150,7 +101,7 @@ impl LoopDevice {
 impl Drop for LoopDevice {
     fn drop(&mut self) {
         // EBUSY while still mounted (a lazy unmount): autoclear finishes the job later.
-        let _ = unsafe { loop_clr_fd(self.file.as_raw_fd()) };
+        let _ = ioctl::loop_detach(&self.file);
     }
 }
 
@@ -229,7 +180,7 @@ impl Drop for PartDev {
 fn flush_buffers(dev: &Path) {
     if let Ok(f) = File::open(dev) {
         let _ = f.sync_all();
-        let _ = unsafe { blkflsbuf(f.as_raw_fd()) };
+        let _ = ioctl::flush_buffer_cache(&f);
     }
 }
 
@@ -265,23 +216,8 @@ fn kernel_node(disk: &Path, number: u32, start: u64, size: u64) -> Option<PathBu
 
 /// mknod a block device node from sysfs `dev` ("major:minor").
 fn make_node(sys: &Path, node: &Path) -> bool {
-    use nix::sys::stat::{makedev, mknod, Mode, SFlag};
-    let Ok(dev) = std::fs::read_to_string(sys.join("dev")) else {
-        return false;
-    };
-    let Some((maj, min)) = dev.trim().split_once(':') else {
-        return false;
-    };
-    let (Ok(maj), Ok(min)) = (maj.parse::<u64>(), min.parse::<u64>()) else {
-        return false;
-    };
-    mknod(
-        node,
-        SFlag::S_IFBLK,
-        Mode::from_bits_truncate(0o600),
-        makedev(maj, min),
-    )
-    .is_ok()
+    std::fs::read_to_string(sys.join("dev"))
+        .is_ok_and(|dev| ioctl::mknod_char_or_block(node, dev.trim(), true).is_ok())
 }
 
 /// sysfs `start` and `size` are in 512-byte units whatever the sector size.

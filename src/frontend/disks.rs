@@ -1,9 +1,11 @@
-//! `rdinstall disks` and `rdinstall wipe`.
+//! `rdinstall disks` and `rdinstall wipe`: what the disk library finds (`select::Verdict`,
+//! serializable data), rendered as a text table or JSON for a person at the console.
 
-use super::hints::Hints;
-use super::select::{self, Verdict};
-use super::sysfs::{Roots, System};
-use super::target::human_size;
+use crate::disk::hints::Hints;
+use crate::disk::select::{self, Verdict};
+use crate::disk::sysfs::{Roots, System};
+use crate::disk::target::human_size;
+use crate::disk::{self, Target};
 use crate::error::{AtStage, ExitCode, Failure, Stage};
 use crate::report::Events;
 use anyhow::anyhow;
@@ -43,7 +45,8 @@ pub fn disks_report(roots: &Roots, json: bool, hint: Option<&str>) -> Result<Str
     }
 }
 
-fn table(verdicts: &[Verdict], choice: &Result<String, String>) -> String {
+/// One row per device and one per partition under it, after a header row.
+fn rows(verdicts: &[Verdict]) -> Vec<[String; 9]> {
     let mut rows = vec![[
         "".to_string(),
         "NAME".into(),
@@ -100,6 +103,12 @@ fn table(verdicts: &[Verdict], choice: &Result<String, String>) -> String {
             ]);
         }
     }
+    rows
+}
+
+/// The `rdinstall disks` text: columns padded to their widest cell, then the auto choice.
+fn table(verdicts: &[Verdict], choice: &Result<String, String>) -> String {
+    let rows = rows(verdicts);
     let mut width = [0usize; 9];
     for r in &rows {
         for (w, c) in width.iter_mut().zip(r) {
@@ -125,9 +134,9 @@ fn table(verdicts: &[Verdict], choice: &Result<String, String>) -> String {
 
 /// Tear down holders and wipe signatures on one disk. Confirmation is the caller's job.
 pub fn wipe(path: &Path, discard: bool, ev: &Events) -> Result<(), Failure> {
-    let t = super::Target::inspect(path).at(ExitCode::Preflight, Stage::Preflight)?;
+    let t = Target::inspect(path).at(ExitCode::Preflight, Stage::Preflight)?;
     // Swap on the disk passes the check; the wipe turns it off.
-    super::check_safe(&t).at(ExitCode::Refused, Stage::Preflight)?;
-    super::wipe(&t, discard, ev).at(ExitCode::AfterWrite, Stage::Wipe)?;
+    disk::check_safe(&t).at(ExitCode::Refused, Stage::Preflight)?;
+    disk::wipe(&t, discard, ev).at(ExitCode::AfterWrite, Stage::Wipe)?;
     Ok(())
 }

@@ -1,0 +1,3 @@
+//! Console front ends of subcommands: the libraries return data, these render it.
+
+pub mod disks;
