@@ -87,9 +87,11 @@ fn a_plan_for_another_disk_is_refused_before_writing() {
     let url = srv.file("/img.raw", img);
     let disk = Disk::filled(8 * MIB as u64, Some(0x22));
     let lines = dry_run_plan(dir.path(), &url, &disk, &[]);
-    // The same name now means another file (as a hot-plugged disk would take a name).
-    std::fs::remove_file(&disk.path).unwrap();
-    std::fs::write(&disk.path, vec![0x77u8; 8 * MIB]).unwrap();
+    // The same name now means another file (as a hot-plugged disk would take a name). Made
+    // beside the old one and renamed over it, so it cannot reuse the old inode number.
+    let other = dir.path().join("other.img");
+    std::fs::write(&other, vec![0x77u8; 8 * MIB]).unwrap();
+    std::fs::rename(&other, &disk.path).unwrap();
     let before = disk.sha256();
     let out = rdinstall(&["install", "--plan", lines.to_str().unwrap(), "--yes"]);
     assert_eq!(code(&out), 3, "{}", text(&out));
