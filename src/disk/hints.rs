@@ -25,25 +25,8 @@ use super::sysfs::BlockDevice;
 use crate::units::Size;
 use serde_json::Value;
 
-/// Every key of the `key=value` form.
-pub const KEYS: &[&str] = &[
-    "size",
-    "min_size",
-    "max_size",
-    "model",
-    "vendor",
-    "serial",
-    "wwn",
-    "wwn_with_extension",
-    "wwn_vendor_extension",
-    "rotational",
-    "hctl",
-    "by_path",
-    "tran",
-    "name",
-];
-
-/// Ironic's root device hint keys: all the JSON form accepts.
+/// Ironic's root device hint keys: all the JSON form accepts. The `key=value` form also
+/// takes `min_size` and `max_size` (byte sizes with units).
 pub const IRONIC_KEYS: &[&str] = &[
     "size",
     "model",
@@ -223,8 +206,8 @@ fn parse_one(key: &str, value: &str, form: Form) -> Result<Hint, String> {
             ),
             None if form == Form::Pairs => {
                 return Err(format!(
-                    "unknown disk_hint key {key:?} (known keys: {})",
-                    KEYS.join(", ")
+                    "unknown disk_hint key {key:?} (known keys: {}, min_size, max_size)",
+                    IRONIC_KEYS.join(", ")
                 ))
             }
             None => {
