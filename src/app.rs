@@ -55,22 +55,26 @@ fn read_cmdline(file: Option<&Path>) -> Result<String, Failure> {
 }
 
 fn settings_command(markdown: bool) -> i32 {
-    use crate::settings::defs::DEFS;
-    if markdown {
-        print!("{}", crate::settings::defs::markdown_table());
-        return 0;
-    }
-    for d in DEFS {
-        let help = d.help.split_whitespace().collect::<Vec<_>>().join(" ");
-        println!(
-            "{}\n  --{}  rdinstall.{}=  {}:\n  default: {}\n  {help}\n",
-            d.name,
-            d.flag_name(),
-            d.name,
-            d.name,
-            d.default
-        );
-    }
+    use crate::settings::defs::{markdown_table, DEFS};
+    let text = if markdown {
+        markdown_table()
+    } else {
+        DEFS.iter()
+            .map(|d| {
+                let help = d.help.split_whitespace().collect::<Vec<_>>().join(" ");
+                format!(
+                    "{}\n  --{}  rdinstall.{}=  {}:\n  default: {}\n  {help}\n\n",
+                    d.name,
+                    d.flag_name(),
+                    d.name,
+                    d.name,
+                    d.default
+                )
+            })
+            .collect()
+    };
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = std::io::stdout().write_all(text.as_bytes());
     0
 }
 
