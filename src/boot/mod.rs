@@ -16,7 +16,7 @@ pub mod partdev;
 pub mod sysroot;
 
 use crate::disk::Target;
-use crate::layout::{self, PartitionTable, RootfsLayout, TableKind};
+use crate::layout::{self, PartitionTable, RootfsLayout};
 use crate::machine::Machine;
 use crate::report::Events;
 use anyhow::{bail, Context, Result};
@@ -121,7 +121,7 @@ pub fn install(p: &PostInstall, b: &BootPlan) -> Result<()> {
     let table = layout::read_table_at(disk)?;
     let code = extlinux::read_mbr_code(&extlinux::mbr_code_path(
         &b.syslinux_mbr_dir,
-        table.kind == TableKind::Gpt,
+        table.kind == PartitionTable::Gpt,
     ))?;
     let (part, policy) = match p.layout {
         Some(l) => (locate::rootfs_partition(l), conf::RootPolicy::Replace),
@@ -170,7 +170,7 @@ pub fn install(p: &PostInstall, b: &BootPlan) -> Result<()> {
         .with_context(|| format!("marking partition {} bootable", part.number))?;
     ev.info(format!(
         "bootloader: syslinux {} written to {}, partition {} marked bootable",
-        if table.kind == TableKind::Gpt {
+        if table.kind == PartitionTable::Gpt {
             "gptmbr.bin"
         } else {
             "mbr.bin"

@@ -13,7 +13,7 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 use std::fs::File;
 
-pub use table::{read_table, read_table_at, set_bootable, Partition, Table, TableKind};
+pub use table::{read_table, read_table_at, set_bootable, Partition, Table};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
 #[serde(rename_all = "lowercase")]

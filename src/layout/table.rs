@@ -3,18 +3,12 @@
 //! bootable for the BIOS boot code (a rewrite, through gptman for a GPT).
 
 use super::rootfs::{sector_size, GPT_ATTR_LEGACY_BOOTABLE};
+use super::PartitionTable;
 use crate::disk::parttable::{self, ReadAt};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TableKind {
-    Msdos,
-    Gpt,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Partition {
@@ -30,7 +24,7 @@ pub struct Partition {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Table {
-    pub kind: TableKind,
+    pub kind: PartitionTable,
     pub sector_size: u64,
     pub partitions: Vec<Partition>,
 }
@@ -117,7 +111,7 @@ fn read_gpt(f: &File, ss: u64) -> Result<Table> {
         });
     }
     Ok(Table {
-        kind: TableKind::Gpt,
+        kind: PartitionTable::Gpt,
         sector_size: ss,
         partitions,
     })
@@ -149,7 +143,7 @@ fn read_mbr(f: &File, s0: &[u8], ss: u64) -> Result<Table> {
         })
         .collect();
     Ok(Table {
-        kind: TableKind::Msdos,
+        kind: PartitionTable::Msdos,
         sector_size: ss,
         partitions,
     })
@@ -160,7 +154,7 @@ fn read_mbr(f: &File, s0: &[u8], ss: u64) -> Result<Table> {
 pub fn set_bootable(f: &File, table: &Table, number: u32) -> Result<()> {
     let mut w = f;
     match table.kind {
-        TableKind::Msdos => {
+        PartitionTable::Msdos => {
             if !(1..=4).contains(&number) {
                 bail!(
                     "partition {number} is a logical partition; the MBR boot code can only \
@@ -177,7 +171,7 @@ pub fn set_bootable(f: &File, table: &Table, number: u32) -> Result<()> {
             w.write_all(&entries)
                 .context("writing the MBR active flag")?;
         }
-        TableKind::Gpt => {
+        PartitionTable::Gpt => {
             check_gpt(f, table.sector_size)?;
             let mut gpt = gptman::GPT::read_from(&mut w, table.sector_size)
                 .context("re-reading the GPT to set the bootable attribute")?;
@@ -315,7 +309,7 @@ mod tests {
         assert_eq!(head, [0xEB; 440]);
 
         let t = read_table(&f).unwrap();
-        assert_eq!(t.kind, TableKind::Msdos);
+        assert_eq!(t.kind, PartitionTable::Msdos);
         assert_eq!(t.partitions.len(), 2);
         assert_eq!(
             (
@@ -349,7 +343,7 @@ mod tests {
         let l = plan_rootfs(&s, 256 * MIB, Some(64 * MIB)).unwrap();
         write_rootfs_table(&f, 256 * MIB, &l).unwrap();
         let t = read_table(&f).unwrap();
-        assert_eq!(t.kind, TableKind::Gpt);
+        assert_eq!(t.kind, PartitionTable::Gpt);
         assert_eq!(t.partitions[0].start, MIB);
         assert_eq!(t.partitions[0].size, 64 * MIB);
         assert!(t.partitions[0].bootable);
