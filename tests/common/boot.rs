@@ -162,16 +162,26 @@ impl Drop for Losetup {
     }
 }
 
-/// No loop device over `file` (and so no mount through one) is left behind.
+/// No loop device over `file` (and so no mount through one) is left behind. The kernel
+/// detaches an autoclear loop device after its last close from a work queue, so a device
+/// still listed right after the unmount is given a few seconds to go (a device really left
+/// behind stays, and fails).
 pub fn assert_nothing_left(file: &Path) {
     // Our mounts go through loop devices over the file (autoclear keeps one while it is
     // mounted), so no loop over it means no mount of it either.
-    let loops = run(Command::new("losetup").arg("-a"));
     let name = file.to_str().unwrap();
-    assert!(
-        !loops.lines().any(|l| l.contains(name)),
-        "a loop device over {name} is left behind:\n{loops}"
-    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let loops = run(Command::new("losetup").arg("-a"));
+        if !loops.lines().any(|l| l.contains(name)) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a loop device over {name} is left behind:\n{loops}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 /// Runs `sfdisk -q ARGS DISK` with `script` on its standard input (a partition table the
