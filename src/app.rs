@@ -29,6 +29,7 @@ pub fn run(cli: Cli) -> i32 {
             json,
         } => wipe_command(&disk, yes, discard, json),
         Command::Cmdline { file } => cmdline_command(file.as_deref()),
+        Command::Agent(args) => crate::agent::run(*args),
     }
 }
 
@@ -151,7 +152,7 @@ fn warn_cleartext_token(s: &Settings, ev: &Events) {
     }
 }
 
-fn attach_reporter(s: &Settings, m: &Machine, ev: &Events) {
+pub(crate) fn attach_reporter(s: &Settings, m: &Machine, ev: &Events) {
     if s.report.is_empty() {
         return;
     }

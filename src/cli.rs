@@ -45,6 +45,10 @@ pub enum Command {
         #[arg(long)]
         file: Option<PathBuf>,
     },
+    /// OpenStack Ironic deploy agent (`direct` deploy interface): look this machine up in
+    /// Ironic, heartbeat, and serve the agent command API. Entered from the initrd when the
+    /// kernel command line has `ipa-api-url=`.
+    Agent(Box<crate::agent::AgentArgs>),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
