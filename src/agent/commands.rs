@@ -83,7 +83,10 @@ pub fn execute(
     wait: bool,
 ) -> Result<Value, ApiError> {
     let mode = mode_of(name)?;
-    let id = agent.registry.start(name).map_err(|running| {
+    // Results carry IPA's command names without the extension ("execute_deploy_step"):
+    // Ironic compares them to decide whether the agent is freshly booted or a step is done.
+    let short = name.split_once('.').map_or(name, |(_, c)| c);
+    let id = agent.registry.start(short).map_err(|running| {
         ApiError::new(
             409,
             format!(

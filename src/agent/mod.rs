@@ -102,13 +102,10 @@ impl Agent {
         self.wake.1.notify_all();
     }
 
-    /// `standby.power_off` succeeded: stop heartbeating, let Ironic read the answer, go.
+    /// `standby.power_off` succeeded: stop heartbeating; the main thread powers off.
     pub fn power_off(&self) {
         self.stopping.store(true, Ordering::SeqCst);
         self.wake.1.notify_all();
-        self.ev.info("agent: powering off as Ironic asked");
-        std::thread::sleep(Duration::from_secs(1));
-        (self.power_off_fn)();
     }
 }
 
@@ -271,7 +268,11 @@ fn start(cfg: AgentConfig, ev: Events, log: logs::MemoryLog, machine: Machine) -
         ca.as_deref(),
         heartbeat_timeout,
     );
-    Ok(())
+    // Only power off ends the heartbeats. Give Ironic a moment to read the answer first.
+    agent.ev.info("agent: powering off as Ironic asked");
+    std::thread::sleep(Duration::from_secs(1));
+    (agent.power_off_fn)();
+    Err(anyhow!("the machine did not power off"))
 }
 
 /// Heartbeat now, then every 0.3–0.6 × heartbeat_timeout (as IPA), early when a command

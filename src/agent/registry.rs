@@ -152,11 +152,8 @@ mod tests {
     #[test]
     fn one_command_at_a_time_and_results_as_ipa_serializes_them() {
         let r = Registry::default();
-        let id = r.start("deploy.execute_deploy_step").unwrap();
-        assert_eq!(
-            r.start("standby.sync").unwrap_err(),
-            "deploy.execute_deploy_step"
-        );
+        let id = r.start("execute_deploy_step").unwrap();
+        assert_eq!(r.start("sync").unwrap_err(), "execute_deploy_step");
         assert_eq!(r.get(&id).unwrap()["command_status"], "RUNNING");
         r.finish(
             &id,
@@ -170,7 +167,7 @@ mod tests {
         assert_eq!(v["command_status"], "FAILED");
         assert_eq!(v["command_error"]["type"], "ImageChecksumError");
         assert_eq!(v["command_error"]["details"], "x");
-        assert!(r.start("standby.sync").is_ok());
+        assert!(r.start("sync").is_ok());
         assert_eq!(r.list().as_array().unwrap().len(), 2);
     }
 }

@@ -86,7 +86,7 @@ fn commands_need_the_token() {
     );
     assert_eq!(
         (c, v["command_name"].as_str()),
-        (200, Some("deploy.get_deploy_steps"))
+        (200, Some("get_deploy_steps"))
     );
     // The root answers without a token (IPA does; it tells nothing).
     let (c, _) = call(port, "GET", "/", "");
