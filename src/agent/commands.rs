@@ -130,10 +130,10 @@ pub fn execute(
 fn log_outcome(agent: &Agent, name: &str, out: &Result<Value, CommandError>) {
     match out {
         Ok(_) => agent.ev.info(format!("agent: {name} succeeded")),
-        Err(e) => agent.ev.warn(format!(
-            "agent: {name} failed: {}: {}",
-            e.message, e.details
-        )),
+        // The details start with the message already.
+        Err(e) => agent
+            .ev
+            .warn(format!("agent: {name} failed: {}", e.details)),
     }
 }
 

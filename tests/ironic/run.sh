@@ -11,7 +11,7 @@
 # Ironic drives the deploy.
 #
 # Usage: tests/ironic/run.sh [CASE...]    (default: all)
-#   cases: whole-disk bad-checksum root-hint
+#   cases: whole-disk bad-checksum root-hint plain-http (restarts Ironic with require_tls = false)
 #   env IRONIC_KEEP=1      keep the work directory
 #   env RDINSTALL_BIN      static rdinstall binary for the initrd (default: musl debug build)
 #   env RDINSTALL_IRONIC_CACHE  where the Ironic venv is cached (default /var/cache/rdinstall-ironic)
@@ -21,7 +21,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../qemu/lib.sh"
 
 IRONIC_VERSION=39.0.0
-all_cases="whole-disk bad-checksum root-hint"
+all_cases="whole-disk bad-checksum root-hint plain-http"
 cases=${*:-$all_cases}
 DEPLOY_TIMEOUT=${IRONIC_DEPLOY_TIMEOUT:-300}
 BOOT_TIMEOUT=${IRONIC_BOOT_TIMEOUT:-90}
@@ -160,7 +160,9 @@ tftp_root = $work/tftproot
 tftp_master_path = $work/master
 instance_master_path = $work/master
 images_path = $work/images
-kernel_append_params = console=ttyS0 panic=-1
+# rdinstall.report=: events also go to the operator's receiver, besides Ironic's channel
+# ($$ is oslo.config's escaped $; iPXE fills in \${mac}).
+kernel_append_params = console=ttyS0 panic=-1 rdinstall.report=http://$HOSTIP:$HTTP_PORT/report/$\${mac}
 
 [agent]
 deploy_logs_collect = on_failure
@@ -174,14 +176,28 @@ endpoint_override = $API
 CONF
 inns "$venv/bin/ironic-dbsync" --config-file "$work/ironic.conf" create_schema >"$work/dbsync.log" 2>&1 ||
     die "ironic-dbsync create_schema: $(tail -n5 "$work/dbsync.log")"
-ip netns exec "$ns" "$venv/bin/ironic" --config-file "$work/ironic.conf" >"$work/ironic.out" 2>&1 &
-pids="$pids $!"
-ok=
-for _ in $(seq 120); do
-    inns curl -sf "$API/" >/dev/null 2>&1 && ok=1 && break
-    sleep 0.5
-done
-[ -n "$ok" ] || die "Ironic's API did not come up: $(tail -n5 "$work/ironic.log" "$work/ironic.out")"
+# start_ironic: run Ironic (API + conductor, one process tree) and wait for its API.
+ironic_pid=
+start_ironic() {
+    ip netns exec "$ns" "$venv/bin/ironic" --config-file "$work/ironic.conf" >>"$work/ironic.out" 2>&1 &
+    ironic_pid=$!
+    pids="$pids $ironic_pid"
+    for _ in $(seq 120); do
+        inns curl -sf "$API/" >/dev/null 2>&1 && return 0
+        sleep 0.5
+    done
+    return 1
+}
+# stop_ironic: stop it and wait until its port is free again.
+stop_ironic() {
+    kill "$ironic_pid" 2>/dev/null
+    wait "$ironic_pid" 2>/dev/null
+    for _ in $(seq 60); do
+        inns curl -sf "$API/" >/dev/null 2>&1 || return 0
+        sleep 0.5
+    done
+}
+start_ironic || die "Ironic's API did not come up: $(tail -n5 "$work/ironic.log" "$work/ironic.out")"
 qlog "Ironic $IRONIC_VERSION up at $API (in namespace $ns)"
 
 bm() {
@@ -341,6 +357,8 @@ whole_disk_case() {
         fail "the agent did not serve HTTPS"
     grep -q "agent_verify_ca" "$work/ironic.log" 2>/dev/null || true
     [ "$(field "$node" last_error)" = "None" ] || fail "last_error: $(field "$node" last_error)"
+    python3 "$REPO/tests/e2e/check-reports.py" "$work/reports.jsonl" "/report/$mac" succeeded ||
+        fail "the install's events did not reach the rdinstall.report= URL"
     tb=$(date +%s)
     disk_boots "$name" "$disk" || fail "the deployed disk does not boot the test system alone"
     qlog "  deploy $((tb - ts))s, disk boot $(($(date +%s) - tb))s"
@@ -361,6 +379,8 @@ bad_checksum_case() {
     err=$(field "$node" last_error)
     qlog "  last_error: $err"
     case "$err" in *checksum*) ;; *) fail "last_error does not name the checksum: $err" ;; esac
+    python3 "$REPO/tests/e2e/check-reports.py" "$work/reports.jsonl" "/report/$mac" failed --exit-code 4 ||
+        fail "the failure did not reach the rdinstall.report= URL"
     # The agent's logs, as Ironic stored them (deploy_logs_local_path), hold rdinstall's log.
     logs=""
     for _ in $(seq 30); do
@@ -403,11 +423,37 @@ root_hint_case() {
     case_done
 }
 
+# plain_http_case: Ironic with [agent] require_tls = false, the agent told to serve plain
+# HTTP (ipa-enable-auto-tls=0) on another port (ipa-listen-port, ipa-advertise-port), through
+# the node's own kernel_append_params. Restarts Ironic with that setting; runs last.
+plain_http_case() {
+    name=plain-http mac=52:54:00:1c:00:04
+    qlog "case $name: require_tls = false, plain HTTP command API on port 9998"
+    case_ok=1
+    ts=$(date +%s)
+    stop_ironic
+    printf '\n[agent]\nrequire_tls = false\n' >>"$work/ironic.conf"
+    start_ironic || { fail "Ironic did not come back with require_tls = false"; case_done; return; }
+    disk=$work/$name.disk
+    truncate -s 4G "$disk"
+    disks=$disk
+    node=$(enroll "$name" "$mac" --driver-info kernel_append_params="console=ttyS0 panic=-1 ipa-enable-auto-tls=0 ipa-listen-port=9998 ipa-advertise-port=9998") ||
+        { fail "enrolling the node"; case_done; return; }
+    deploy "$name" "$mac" "$sha" || { case_done; return; }
+    wait_state "$node" active "$DEPLOY_TIMEOUT" || fail "the node did not become active"
+    vm_exit 60 || fail "the VM did not power off by itself"
+    grep -aq 'agent: command API on port 9998, advertised as http://.*:9998' "$work/$name.console" ||
+        fail "the agent did not serve plain HTTP on port 9998"
+    disk_boots "$name" "$disk" || fail "the deployed disk does not boot the test system alone"
+    case_done
+}
+
 for c in $cases; do
     case "$c" in
         whole-disk) whole_disk_case ;;
         bad-checksum) bad_checksum_case ;;
         root-hint) root_hint_case ;;
+        plain-http) plain_http_case ;;
         *) qlog "unknown case $c (known: $all_cases)"; failed=$((failed + 1)) ;;
     esac
 done
