@@ -102,7 +102,7 @@ inns ip tuntap add tap0 mode tap || die "no tun/tap support"
 inns ip link set tap0 master br0
 inns ip link set tap0 up
 ip netns exec "$ns" dnsmasq --keep-in-foreground --conf-file=/dev/null --interface=br0 --bind-interfaces \
-    --except-interface=lo --port=0 --dhcp-range=$NET.10,$NET.99,1h \
+    --except-interface=lo --port=0 --dhcp-range=$NET.10,$NET.99,1h --dhcp-host=52:54:00:1c:00:04,$NET.44 \
     --dhcp-leasefile="$work/dnsmasq.leases" --pid-file="$work/dnsmasq.pid" --log-dhcp \
     >"$work/dnsmasq.log" 2>&1 &
 pids="$pids $!"
@@ -424,8 +424,8 @@ root_hint_case() {
 }
 
 # plain_http_case: Ironic with [agent] require_tls = false, the agent told to serve plain
-# HTTP (ipa-enable-auto-tls=0) on another port (ipa-listen-port, ipa-advertise-port), through
-# the node's own kernel_append_params. Restarts Ironic with that setting; runs last.
+# HTTP (ipa-enable-auto-tls=0) on another port and to advertise an explicit address
+# (ipa-listen-port, ipa-advertise-host/-port), through the node's own kernel_append_params. Restarts Ironic with that setting; runs last.
 plain_http_case() {
     name=plain-http mac=52:54:00:1c:00:04
     qlog "case $name: require_tls = false, plain HTTP command API on port 9998"
@@ -437,13 +437,13 @@ plain_http_case() {
     disk=$work/$name.disk
     truncate -s 4G "$disk"
     disks=$disk
-    node=$(enroll "$name" "$mac" --driver-info kernel_append_params="console=ttyS0 panic=-1 ipa-enable-auto-tls=0 ipa-listen-port=9998 ipa-advertise-port=9998") ||
+    node=$(enroll "$name" "$mac" --driver-info kernel_append_params="console=ttyS0 panic=-1 ipa-enable-auto-tls=0 ipa-listen-port=9998 ipa-advertise-host=$NET.44 ipa-advertise-port=9998") ||
         { fail "enrolling the node"; case_done; return; }
     deploy "$name" "$mac" "$sha" || { case_done; return; }
     wait_state "$node" active "$DEPLOY_TIMEOUT" || fail "the node did not become active"
     vm_exit 60 || fail "the VM did not power off by itself"
-    grep -aq 'agent: command API on port 9998, advertised as http://.*:9998' "$work/$name.console" ||
-        fail "the agent did not serve plain HTTP on port 9998"
+    grep -aq "agent: command API on port 9998, advertised as http://$NET.44:9998" "$work/$name.console" ||
+        fail "the agent did not serve plain HTTP on port 9998 advertised as $NET.44 (dnsmasq's fixed address for it)"
     disk_boots "$name" "$disk" || fail "the deployed disk does not boot the test system alone"
     case_done
 }
