@@ -61,10 +61,23 @@ pub fn parse_query(q: &str) -> Vec<(String, String)> {
 /// Read one request (head and Content-Length body).
 pub fn read_request<R: Read>(stream: R) -> Result<Request> {
     let mut r = BufReader::new(stream);
-    let mut line = String::new();
+    // Every line of the head is read through a limit: a line without an end cannot grow
+    // without bound.
     let mut head_len = 0;
-    r.read_line(&mut line)?;
-    head_len += line.len();
+    let head_line = |r: &mut BufReader<R>, head_len: &mut usize| -> Result<String> {
+        let mut l = String::new();
+        let left = MAX_HEAD.saturating_sub(*head_len) as u64;
+        r.by_ref().take(left).read_line(&mut l)?;
+        *head_len += l.len();
+        if !l.ends_with('\n') {
+            if *head_len >= MAX_HEAD {
+                bail!("request head larger than {MAX_HEAD} bytes");
+            }
+            bail!("connection closed in the request head");
+        }
+        Ok(l)
+    };
+    let line = head_line(&mut r, &mut head_len)?;
     let mut parts = line.split_whitespace();
     let method = parts
         .next()
@@ -76,14 +89,7 @@ pub fn read_request<R: Read>(stream: R) -> Result<Request> {
         .to_string();
     let mut content_length = 0usize;
     loop {
-        let mut h = String::new();
-        if r.read_line(&mut h)? == 0 {
-            bail!("connection closed in the request head");
-        }
-        head_len += h.len();
-        if head_len > MAX_HEAD {
-            bail!("request head larger than {MAX_HEAD} bytes");
-        }
+        let h = head_line(&mut r, &mut head_len)?;
         let h = h.trim_end();
         if h.is_empty() {
             break;
@@ -165,5 +171,8 @@ mod tests {
             MAX_BODY + 1
         );
         assert!(read_request(raw.as_bytes()).is_err());
+        let raw = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(MAX_HEAD * 2));
+        let e = read_request(raw.as_bytes()).unwrap_err().to_string();
+        assert!(e.contains("larger than"), "{e}");
     }
 }

@@ -104,6 +104,9 @@ impl Agent {
 
     /// `standby.power_off` succeeded: stop heartbeating; the main thread powers off.
     pub fn power_off(&self) {
+        // Under the lock: the heartbeat loop checks `stopping` and then waits while holding
+        // it, so the wake-up cannot fall between the two.
+        let _w = self.wake.0.lock().unwrap_or_else(|p| p.into_inner());
         self.stopping.store(true, Ordering::SeqCst);
         self.wake.1.notify_all();
     }
