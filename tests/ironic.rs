@@ -2,10 +2,12 @@
 //! standalone, in a private network namespace) and a QEMU VM: tests/ironic/run.sh.
 //!
 //! Cases: a whole-disk raw deploy with Ironic's default require_tls = true (node `active`,
-//! the VM powered off by the agent, the disk boots alone); a wrong image checksum (`deploy
+//! the VM powered off by the agent, the disk boots alone), once with the kernel arguments
+//! Ironic wrote and once through QEMU's iPXE ROM and Ironic's own boot files; a wrong image
+//! checksum (`deploy
 //! failed`, last_error names the checksum, Ironic stored the agent's logs); two disks with a
 //! root device hint and a configdrive (the hinted disk written with a config-2 partition,
-//! the other untouched).
+//! the other untouched); plain HTTP with require_tls = false and ipa-advertise-host/-port.
 //!
 //! Skips with a reason when root, QEMU, dnsmasq or python3-venv is missing; under
 //! RDINSTALL_REQUIRE_QEMU=1 (scripts/test.sh) a missing piece fails the test instead.

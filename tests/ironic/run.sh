@@ -11,7 +11,7 @@
 # Ironic drives the deploy.
 #
 # Usage: tests/ironic/run.sh [CASE...]    (default: all)
-#   cases: whole-disk bad-checksum root-hint plain-http (restarts Ironic with require_tls = false)
+#   cases: whole-disk ipxe-boot bad-checksum root-hint plain-http (restarts Ironic with require_tls = false)
 #   env IRONIC_KEEP=1      keep the work directory
 #   env RDINSTALL_BIN      static rdinstall binary for the initrd (default: musl debug build)
 #   env RDINSTALL_IRONIC_CACHE  where the Ironic venv is cached (default /var/cache/rdinstall-ironic)
@@ -21,7 +21,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../qemu/lib.sh"
 
 IRONIC_VERSION=39.0.0
-all_cases="whole-disk bad-checksum root-hint plain-http"
+all_cases="whole-disk ipxe-boot bad-checksum root-hint plain-http"
 cases=${*:-$all_cases}
 DEPLOY_TIMEOUT=${IRONIC_DEPLOY_TIMEOUT:-300}
 BOOT_TIMEOUT=${IRONIC_BOOT_TIMEOUT:-90}
@@ -29,6 +29,8 @@ NET=192.168.150
 HOSTIP=$NET.1
 API=http://$HOSTIP:6385
 HTTP_PORT=8080
+# Ironic's http_root (boot.ipxe, the nodes' iPXE configs, its copies of the deploy ramdisk).
+BOOT_PORT=8081
 
 t0=$(date +%s)
 work=$(mktemp -d /tmp/rdinstall-ironic.XXXXXX)
@@ -103,6 +105,7 @@ inns ip link set tap0 master br0
 inns ip link set tap0 up
 ip netns exec "$ns" dnsmasq --keep-in-foreground --conf-file=/dev/null --interface=br0 --bind-interfaces \
     --except-interface=lo --port=0 --dhcp-range=$NET.10,$NET.99,1h --dhcp-host=52:54:00:1c:00:04,$NET.44 \
+    --dhcp-boot="http://$HOSTIP:$BOOT_PORT/boot.ipxe" \
     --dhcp-leasefile="$work/dnsmasq.leases" --pid-file="$work/dnsmasq.pid" --log-dhcp \
     >"$work/dnsmasq.log" 2>&1 &
 pids="$pids $!"
@@ -113,6 +116,9 @@ pids="$pids $!"
 
 # --- Ironic, standalone --------------------------------------------------------------------
 mkdir -p "$work/httproot" "$work/tftproot" "$work/master" "$work/images" "$work/deploy-logs" "$work/ironic-tmp"
+ip netns exec "$ns" python3 "$QEMU_LIB_DIR/httpd.py" --root "$work/httproot" --reports "$work/boot-posts.jsonl" \
+    --bind "$HOSTIP" --port "$BOOT_PORT" --access-log "$work/boot-access.log" 2>"$work/boot-httpd.log" &
+pids="$pids $!"
 cat >"$work/ironic.conf" <<CONF
 [DEFAULT]
 auth_strategy = noauth
@@ -152,7 +158,7 @@ sync_power_state_interval = -1
 
 [deploy]
 http_root = $work/httproot
-http_url = http://$HOSTIP:$HTTP_PORT
+http_url = http://$HOSTIP:$BOOT_PORT
 default_boot_mode = bios
 
 [pxe]
@@ -245,18 +251,25 @@ kernel_args() {
 }
 
 # boot_agent NAME MAC ARGS DISK...: start the VM with the deploy kernel and initrd (background,
-# sets qemu_pid); console in $work/NAME.console.
+# sets qemu_pid); console in $work/NAME.console. With BOOT_MODE=ipxe the VM network-boots
+# instead: QEMU's iPXE ROM gets boot.ipxe from Ironic's http_root (dnsmasq's boot file), which
+# chains the node's config, and loads the kernel and ramdisk Ironic cached and serves (ARGS
+# unused).
 boot_agent() {
     _n=$1 _m=$2 _a=$3
     shift 3
     _drives=""
     for _d in "$@"; do _drives="$_drives -drive file=$_d,format=raw,if=virtio"; done
-    # shellcheck disable=SC2046,SC2086
+    if [ "${BOOT_MODE:-kernel}" = ipxe ]; then
+        set -- -boot n
+    else
+        set -- -kernel "$www/vmlinuz" -initrd "$www/initrd.img" -append "$_a"
+    fi
     # Not through inns(): $! must be the process that becomes QEMU's `timeout`, so that
     # killing it stops the VM (a function in the background is a subshell).
+    # shellcheck disable=SC2046,SC2086
     ip netns exec "$ns" timeout --kill-after=5 "$DEPLOY_TIMEOUT" qemu-system-x86_64 $(qemu_accel_args) -m 1024 \
-        -display none -monitor none -serial "file:$work/$_n.console" -no-reboot \
-        -kernel "$www/vmlinuz" -initrd "$www/initrd.img" -append "$_a" \
+        -display none -monitor none -serial "file:$work/$_n.console" -no-reboot "$@" \
         -netdev tap,id=n0,ifname=tap0,script=no,downscript=no \
         -device "virtio-net-pci,netdev=n0,mac=$_m" $_drives </dev/null &
     qemu_pid=$!
@@ -337,9 +350,10 @@ deploy() {
     boot_agent "$_n" "$_m" "$kargs" $disks
 }
 
+# whole_disk_case [NAME MAC]: BOOT_MODE=ipxe boots through QEMU's iPXE ROM and Ironic's files.
 whole_disk_case() {
-    name=whole-disk mac=52:54:00:1c:00:01
-    qlog "case $name: whole-disk raw image, require_tls = true (default)"
+    name=${1:-whole-disk} mac=${2:-52:54:00:1c:00:01}
+    qlog "case $name: whole-disk raw image, require_tls = true (default), boot: ${BOOT_MODE:-kernel}"
     case_ok=1
     ts=$(date +%s)
     disk=$work/$name.disk
@@ -357,6 +371,15 @@ whole_disk_case() {
         fail "the agent did not serve HTTPS"
     grep -q "agent_verify_ca" "$work/ironic.log" 2>/dev/null || true
     [ "$(field "$node" last_error)" = "None" ] || fail "last_error: $(field "$node" last_error)"
+    if [ "${BOOT_MODE:-}" = ipxe ]; then
+        # (iPXE itself prints on the VGA console only: its requests show it at work.)
+        for _f in boot.ipxe "pxelinux.cfg/$(echo "$mac" | tr : -)" "$node/deploy_kernel" "$node/deploy_ramdisk"; do
+            grep -q "\"GET /$_f HTTP" "$work/boot-access.log" ||
+                fail "iPXE did not fetch /$_f from Ironic's http_root"
+        done
+        grep -aq "Command line:.*BOOTIF=$mac" "$work/$name.console" ||
+            fail "the kernel did not get iPXE's BOOTIF=$mac"
+    fi
     python3 "$REPO/tests/e2e/check-reports.py" "$work/reports.jsonl" "/report/$mac" succeeded ||
         fail "the install's events did not reach the rdinstall.report= URL"
     tb=$(date +%s)
@@ -451,6 +474,7 @@ plain_http_case() {
 for c in $cases; do
     case "$c" in
         whole-disk) whole_disk_case ;;
+        ipxe-boot) BOOT_MODE=ipxe whole_disk_case ipxe-boot 52:54:00:1c:00:05 ;;
         bad-checksum) bad_checksum_case ;;
         root-hint) root_hint_case ;;
         plain-http) plain_http_case ;;
