@@ -204,6 +204,33 @@ mod tests {
     }
 
     #[test]
+    fn resolves_from_a_command_line_file_with_rdinstall_settings() {
+        let t = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            t.path(),
+            "console=ttyS0 ipa-api-url=https://ironic:6385/ BOOTIF=01-52-54-00-aa-bb-cc \
+             ipa-enable-auto-tls=false rdinstall.report=http://10.0.0.1/r/${mac}\n",
+        )
+        .unwrap();
+        let c = AgentConfig::resolve(&AgentArgs {
+            cmdline_file: Some(t.path().to_path_buf()),
+            listen_port: Some(19999),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.api_url, "https://ironic:6385");
+        assert_eq!(c.bootif.as_deref(), Some("52:54:00:aa:bb:cc"));
+        assert!(!c.tls);
+        assert_eq!(c.listen_port, 19999);
+        assert_eq!(c.base.report, vec!["http://10.0.0.1/r/${mac}"]);
+        // Without an API URL anywhere: a clear error.
+        let e = AgentConfig::resolve(&AgentArgs::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--api-url"), "{e}");
+    }
+
+    #[test]
     fn bad_values_are_named() {
         let e = parse_ipa("ipa-api-url=mdns").unwrap_err().to_string();
         assert!(e.contains("ipa-api-url"), "{e}");
