@@ -5,7 +5,8 @@ set -eu
 PKGS="musl-tools qemu-system-x86 ipxe-qemu syslinux syslinux-common pxelinux extlinux \
 busybox-static cpio kmod lvm2 mdadm cryptsetup-bin xfsprogs dosfstools gdisk fdisk e2fsprogs \
 bzip2 lbzip2 pbzip2 pigz zstd xz-utils gzip curl time file python3 util-linux gnupg \
-btrfs-progs bcache-tools genisoimage mtools gcc linux-libc-dev ovmf dnsmasq-base debootstrap"
+btrfs-progs bcache-tools genisoimage mtools gcc linux-libc-dev ovmf dnsmasq-base debootstrap \
+python3-venv iproute2"
 
 missing=""
 for p in $PKGS; do

@@ -4,18 +4,17 @@
 use crate::cli::{Cli, Command, InstallArgs, ProgressArg};
 use crate::error::{ExitCode, Failure, Refusal, Stage};
 use crate::finish::FinishAction;
+use crate::frontend::reporting;
 use crate::install::{self, Confirm};
 use crate::machine::Machine;
-use crate::net::{self, NetOptions};
+use crate::net;
 use crate::plan::Plan;
 use crate::report::console::{Console, JsonLines, Style};
-use crate::report::http::{HttpReporter, ReportOptions};
 use crate::report::{Events, StageState};
-use crate::settings::{cmdline, template, yaml, Layer, Secret, Settings};
+use crate::settings::{cmdline, template, yaml, Layer, Settings};
 use anyhow::{anyhow, Result};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
-use std::time::Duration;
 
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
@@ -32,6 +31,7 @@ pub fn run(cli: Cli) -> i32 {
         } => wipe_command(&disk, yes, discard, json),
         Command::Cmdline { file } => cmdline_command(file.as_deref()),
         Command::Settings { markdown } => settings_command(markdown),
+        Command::Agent(args) => crate::agent::run(*args),
     }
 }
 
@@ -155,58 +155,6 @@ fn console_style(p: ProgressArg, from_cmdline: bool) -> Style {
     }
 }
 
-/// The report token goes out as an Authorization header: over http:// anyone on the path
-/// reads it. Said once, on the console and the kernel log, not refused (a lab network may
-/// have no TLS).
-fn warn_cleartext_token(urls: &[String], token: Option<&Secret>, ev: &Events) {
-    if token.is_none() {
-        return;
-    }
-    let plain: Vec<String> = urls
-        .iter()
-        .filter(|u| u.starts_with("http://"))
-        .map(|u| crate::redact::text(u))
-        .collect();
-    if !plain.is_empty() {
-        ev.warn(format!(
-            "report_token is sent in clear text to the http:// report URL(s) {}; anyone on \
-             the network path can read it: use https:// report URLs",
-            plain.join(", ")
-        ));
-    }
-}
-
-/// Events to the `report` URLs (templates expanded) with the token, over `net`.
-fn attach_reporter(
-    urls: &[String],
-    token: Option<&Secret>,
-    net: &NetOptions,
-    m: &Machine,
-    ev: &Events,
-) {
-    if urls.is_empty() {
-        return;
-    }
-    let mut expanded = Vec::new();
-    for u in urls {
-        match template::expand(u, m) {
-            Ok(u) => expanded.push(u),
-            Err(e) => ev.warn(format!("report URL skipped: {e}")),
-        }
-    }
-    let o = ReportOptions {
-        urls: expanded,
-        token: token.map(|t| t.expose().to_string()),
-        attempts: net.retries.clamp(1, 5),
-        final_budget: (net.timeout * 4).clamp(Duration::from_secs(20), Duration::from_secs(300)),
-        net: net.clone(),
-    };
-    match HttpReporter::start(o, ev.dropped_counter()) {
-        Ok(r) => ev.add_sink(Box::new(r)),
-        Err(e) => ev.warn(format!("cannot start the report sink: {e:#}")),
-    }
-}
-
 /// Asks on the terminal, refuses without one.
 struct TtyConfirm {
     yes: bool,
@@ -282,8 +230,8 @@ fn install_command(args: InstallArgs) -> i32 {
             Some(p) => (p.report.clone(), p.net.clone()),
             None => (s.report.clone(), s.net_options()),
         };
-        warn_cleartext_token(&urls, s.report_token.as_ref(), &ev);
-        attach_reporter(&urls, s.report_token.as_ref(), &net, &m, &ev);
+        reporting::warn_cleartext_token(&urls, s.report_token.as_ref(), &ev);
+        reporting::attach_reporter(&urls, s.report_token.as_ref(), &net, &m, &ev);
     }
     ev.started();
     // A failure before a plan exists finishes as the settings say; after, as the plan says.

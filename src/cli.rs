@@ -51,6 +51,10 @@ pub enum Command {
         #[arg(long)]
         file: Option<PathBuf>,
     },
+    /// OpenStack Ironic deploy agent (`direct` deploy interface): look this machine up in
+    /// Ironic, heartbeat, and serve the agent command API. Entered from the initrd when the
+    /// kernel command line has `ipa-api-url=`.
+    Agent(Box<AgentArgs>),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -156,4 +160,42 @@ impl SettingFlags {
         }
         l
     }
+}
+
+/// `rdinstall agent`: IPA's kernel parameters in flag form (the agent reads them with the
+/// kernel command line in `agent::config`).
+#[derive(Args, Debug, Default)]
+pub struct AgentArgs {
+    /// Read `ipa-*`, `BOOTIF=` and `rdinstall.*` parameters from /proc/cmdline (the initrd).
+    #[arg(long)]
+    pub from_cmdline: bool,
+    /// Read this file instead of /proc/cmdline.
+    #[arg(long)]
+    pub cmdline_file: Option<PathBuf>,
+    /// Ironic API URL (`ipa-api-url=`).
+    #[arg(long)]
+    pub api_url: Option<String>,
+    /// Address Ironic calls back (`ipa-advertise-host=`; default: this machine's address
+    /// on the route to the Ironic API).
+    #[arg(long)]
+    pub advertise_host: Option<String>,
+    /// Port Ironic calls back (`ipa-advertise-port=`; default: the listen port).
+    #[arg(long)]
+    pub advertise_port: Option<u16>,
+    /// Port the command API listens on (`ipa-listen-port=`, default 9999).
+    #[arg(long)]
+    pub listen_port: Option<u16>,
+    /// Serve plain HTTP instead of HTTPS (`ipa-enable-auto-tls=0`); Ironic accepts it only
+    /// with `[agent] require_tls = false`.
+    #[arg(long)]
+    pub no_tls: bool,
+    /// MAC of the boot NIC, looked up first (`BOOTIF=`).
+    #[arg(long)]
+    pub bootif: Option<String>,
+    /// Report URL for rdinstall's events; may repeat (`rdinstall.report=`).
+    #[arg(long)]
+    pub report: Vec<String>,
+    /// Accept an untrusted certificate from the Ironic API (`ipa-insecure=1`).
+    #[arg(long)]
+    pub insecure: bool,
 }

@@ -4,6 +4,7 @@
 //! boot+config → report/finish. `main.rs` only parses the command line; `app` maps results to
 //! exit codes.
 
+pub mod agent;
 pub mod app;
 pub mod boot;
 pub mod cli;

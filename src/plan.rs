@@ -8,6 +8,7 @@
 //! file fetches the config again and checks its SHA-256).
 
 use crate::boot::BootPlan;
+use crate::config::drive::DrivePlan;
 use crate::config::{Config, ConfigPlan};
 use crate::disk::Target;
 use crate::finish::FinishAction;
@@ -43,6 +44,9 @@ pub struct Plan {
     pub bootloader: BootPlan,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<ConfigPlan>,
+    /// An OpenStack config drive for a config-2 partition (the Ironic agent's configdrive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_drive: Option<DrivePlan>,
     /// Trust, timeouts and retries for every fetch (image, config, signature, reports).
     pub net: NetOptions,
     #[serde(default)]
@@ -54,6 +58,9 @@ pub struct Plan {
     /// The config's bytes, fetched and validated (never serialised: they are secrets).
     #[serde(skip)]
     pub config_data: Option<Config>,
+    /// The config drive's bytes (never serialised: user data).
+    #[serde(skip)]
+    pub config_drive_data: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -148,6 +155,12 @@ impl Plan {
             v.push(format!(
                 "config: {} ({:?}, {} bytes) → {:?}",
                 c.source, c.kind, c.bytes, c.targets
+            ));
+        }
+        if let Some(d) = &self.config_drive {
+            v.push(format!(
+                "config drive: {} bytes ({}) → a config-2 partition",
+                d.bytes, d.source
             ));
         }
         v

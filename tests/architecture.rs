@@ -27,7 +27,8 @@ const SAME_LAYER: &[(&str, &str)] = &[
     ("app", "frontend"),   // its renderers
     ("app", "agent"),      // `rdinstall agent`
     ("frontend", "cli"),   // renderers of subcommands
-    ("agent", "frontend"), // none expected; allowed
+    ("agent", "frontend"), // the report sink, as `install` attaches it
+    ("agent", "cli"),      // its flags
 ];
 
 fn layer_of(m: &str) -> Option<usize> {

@@ -6,6 +6,7 @@
 //! logs, events, the plan or error messages. Errors name the source, a line and a column, and
 //! what is wrong.
 
+pub mod drive;
 pub mod inject;
 pub mod validate;
 

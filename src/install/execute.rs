@@ -53,6 +53,11 @@ fn destructive(plan: &Plan, ev: &Events) -> Result<(), Failure> {
         crate::config::inject(&post, c, data).at(ExitCode::AfterWrite, Stage::Config)?;
         ev.stage(Stage::Config, StageState::End);
     }
+    if let Some(data) = &plan.config_drive_data {
+        ev.stage(Stage::Config, StageState::Begin);
+        crate::config::drive::write(t, data, ev).at(ExitCode::AfterWrite, Stage::Config)?;
+        ev.stage(Stage::Config, StageState::End);
+    }
     Ok(())
 }
 

@@ -71,6 +71,8 @@ pub fn preflight(s: &Settings, machine: &Machine, ev: &Events) -> Result<Plan, F
         on_success: s.on_success,
         on_failure: s.on_failure,
         config_data: config,
+        config_drive: None,
+        config_drive_data: None,
     };
     announce(&plan, ev);
     Ok(plan)
@@ -298,6 +300,13 @@ pub fn recheck(mut plan: Plan, ev: &Events) -> Result<Plan, Failure> {
     ev.set_image(&plan.image.location);
     ev.set_disk(&plan.disk.path.display().to_string());
     let pf = |e: anyhow::Error| Failure::preflight(e);
+    if let Some(d) = &plan.config_drive {
+        return Err(pf(anyhow!(
+            "the plan has a config drive ({}), whose bytes a plan file cannot carry; the Ironic \
+             agent runs such plans itself",
+            d.source
+        )));
+    }
     same_disk(&plan.disk).map_err(pf)?;
     check_disk(&plan.disk, &plan.image.location, needed_size(&plan.image)).map_err(pf)?;
     boot::check(&plan.bootloader, plan.layout.as_ref().map(|l| l.table)).map_err(pf)?;

@@ -32,7 +32,7 @@ pub fn guid_bytes(text: &str) -> [u8; 16] {
 }
 
 /// A random version-4 GUID in on-disk byte order.
-fn random_guid() -> [u8; 16] {
+pub fn random_guid() -> [u8; 16] {
     let mut b: [u8; 16] = rand::random();
     b[7] = (b[7] & 0x0f) | 0x40; // version field (little-endian third group)
     b[8] = (b[8] & 0x3f) | 0x80; // variant

@@ -7,7 +7,7 @@ Usage: httpd.py --root DIR --reports FILE [--port 0] [--port-file FILE] [--acces
 - POST to any path appends one JSON line to --reports:
   {"path": "/report/case1", "auth": "Bearer ..."|null, "body": <parsed JSON or text>}
   and answers 200. The guest reaches this server through QEMU's guestfwd.
-- Binds 127.0.0.1 only. With --port 0 the kernel picks a port; it is written to --port-file.
+- Binds 127.0.0.1 only (or --bind ADDR). With --port 0 the kernel picks a port; it is written to --port-file.
 """
 import argparse
 import http.server
@@ -86,12 +86,14 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
     ap.add_argument("--access-log")
+    # tests/ironic binds the bridge address inside its network namespace.
+    ap.add_argument("--bind", default="127.0.0.1")
     a = ap.parse_args()
     a.reports = os.path.abspath(a.reports)
     if a.access_log:
         a.access_log = os.path.abspath(a.access_log)
     os.chdir(a.root)
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
+    srv = http.server.ThreadingHTTPServer((a.bind, a.port), Handler)
     srv.daemon_threads = True
     srv.reports = a.reports
     srv.access_log = a.access_log
@@ -99,7 +101,7 @@ def main():
         with open(a.port_file + ".tmp", "w") as f:
             f.write("%d\n" % srv.server_address[1])
         os.rename(a.port_file + ".tmp", a.port_file)
-    print("httpd.py: serving %s on 127.0.0.1:%d" % (a.root, srv.server_address[1]), file=sys.stderr)
+    print("httpd.py: serving %s on %s:%d" % (a.root, a.bind, srv.server_address[1]), file=sys.stderr)
     srv.serve_forever()
 
 
