@@ -58,8 +58,13 @@ pub fn parse_query(q: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Read one request (head and Content-Length body).
-pub fn read_request<R: Read>(stream: R) -> Result<Request> {
+/// Read one request: the head, then the Content-Length body only when `may_send_body`
+/// accepts the head (the agent token is in the query string: a caller without it never gets
+/// the agent to buffer a body).
+pub fn read_request<R: Read>(
+    stream: R,
+    may_send_body: impl Fn(&Request) -> bool,
+) -> Result<Request> {
     let mut r = BufReader::new(stream);
     // Every line of the head is read through a limit: a line without an end cannot grow
     // without bound.
@@ -109,15 +114,21 @@ pub fn read_request<R: Read>(stream: R) -> Result<Request> {
     if content_length > MAX_BODY {
         bail!("request body of {content_length} bytes is larger than {MAX_BODY}");
     }
-    let mut body = vec![0u8; content_length];
-    r.read_exact(&mut body)?;
     let (path, q) = target.split_once('?').unwrap_or((target.as_str(), ""));
-    Ok(Request {
+    let mut req = Request {
         method,
         path: path.to_string(),
         query: parse_query(q),
-        body,
-    })
+        body: Vec::new(),
+    };
+    if content_length > 0 && may_send_body(&req) {
+        // Grown as bytes arrive, not allocated up front from what the client claims.
+        r.take(content_length as u64).read_to_end(&mut req.body)?;
+        if req.body.len() != content_length {
+            bail!("connection closed in the request body");
+        }
+    }
+    Ok(req)
 }
 
 fn reason(code: u16) -> &'static str {
@@ -154,7 +165,7 @@ mod tests {
     fn parses_a_command_post() {
         let raw = b"POST /v1/commands/?wait=true&agent_token=a%2Fb HTTP/1.1\r\nHost: x\r\n\
                     Content-Length: 11\r\n\r\n{\"a\": true}";
-        let r = read_request(&raw[..]).unwrap();
+        let r = read_request(&raw[..], |_| true).unwrap();
         assert_eq!(r.method, "POST");
         assert_eq!(r.path, "/v1/commands/");
         assert_eq!(r.param("wait"), Some("true"));
@@ -165,14 +176,28 @@ mod tests {
     #[test]
     fn refuses_chunked_and_huge_bodies() {
         let raw = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
-        assert!(read_request(&raw[..]).is_err());
+        assert!(read_request(&raw[..], |_| true).is_err());
         let raw = format!(
             "POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
             MAX_BODY + 1
         );
-        assert!(read_request(raw.as_bytes()).is_err());
+        assert!(read_request(raw.as_bytes(), |_| true).is_err());
         let raw = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(MAX_HEAD * 2));
-        let e = read_request(raw.as_bytes()).unwrap_err().to_string();
+        let e = read_request(raw.as_bytes(), |_| true)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("larger than"), "{e}");
+    }
+
+    #[test]
+    fn a_body_is_read_only_when_the_head_is_accepted() {
+        // A client without the token claims a large body and sends little of it: nothing
+        // is buffered, nothing waited for.
+        let raw =
+            b"POST /v1/commands/?agent_token=bad HTTP/1.1\r\nContent-Length: 100000000\r\n\r\n{";
+        let r = read_request(&raw[..], |r| r.param("agent_token") == Some("good")).unwrap();
+        assert!(r.body.is_empty());
+        let e = read_request(&raw[..], |_| true).unwrap_err().to_string();
+        assert!(e.contains("closed in the request body"), "{e}");
     }
 }

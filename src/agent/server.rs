@@ -8,19 +8,29 @@ use super::Agent;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Connections served at once. Ironic uses one or two; more are someone else's.
+const MAX_CONNECTIONS: usize = 16;
+
 /// Accept connections forever, one thread each (a `?wait=true` call may block for the
-/// whole deploy while Ironic polls on another connection).
+/// whole deploy while Ironic polls on another connection), at most `MAX_CONNECTIONS`.
 pub fn serve(listener: TcpListener, agent: Arc<Agent>, tls: Option<Arc<rustls::ServerConfig>>) {
+    let live = Arc::new(AtomicUsize::new(0));
     for conn in listener.incoming() {
         let Ok(conn) = conn else { continue };
-        let (a, t) = (agent.clone(), tls.clone());
+        if live.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+            live.fetch_sub(1, Ordering::SeqCst);
+            continue; // dropped: closed at once
+        }
+        let (a, t, l) = (agent.clone(), tls.clone(), live.clone());
         std::thread::spawn(move || {
             if let Err(e) = handle(conn, &a, t) {
                 a.ev.info(format!("agent: API connection: {e:#}"));
             }
+            l.fetch_sub(1, Ordering::SeqCst);
         });
     }
 }
@@ -49,7 +59,8 @@ fn handle(
 }
 
 fn exchange<S: Read + Write>(s: &mut S, agent: &Arc<Agent>) -> anyhow::Result<()> {
-    let (code, body) = match http::read_request(&mut *s) {
+    let token_given = |r: &Request| same_token(r.param("agent_token").unwrap_or(""), &agent.token);
+    let (code, body) = match http::read_request(&mut *s, token_given) {
         Ok(req) => route(&req, agent),
         Err(e) => fault(ApiError::new(400, format!("400 Bad Request: {e}"))),
     };
