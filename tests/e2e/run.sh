@@ -27,7 +27,7 @@ work=$(mktemp -d /tmp/rdinstall-e2e.XXXXXX)
 httpd_pid=
 cleanup() {
     [ -n "$httpd_pid" ] && kill "$httpd_pid" 2>/dev/null
-    if [ -n "${E2E_KEEP:-}" ]; then
+    if [ -n "${E2E_KEEP:-}${KEEP_WORK:-}" ]; then
         qlog "work directory kept: $work"
     else
         rm -rf "$work"
@@ -142,20 +142,10 @@ disk_boot() {
         $(bios_debug_args "$work/$1.bios.log") -boot c -nic none -drive "file=$2,format=raw,if=virtio"
 }
 
-passed=0
-failed=0
-failures=
-fail() { qlog "  FAIL: $*"; case_ok=; }
-# case_done: count the case named $name by $case_ok (a failure keeps the work directory).
+# case_done: count the case named $name by $case_ok (tally_case in lib.sh).
 case_done() {
-    if [ -n "$case_ok" ]; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        failures="$failures $name"
-        E2E_KEEP=1
-    fi
     qlog "  case $name: $([ -n "$case_ok" ] && echo ok || echo FAILED)"
+    tally_case
 }
 # disk_untouched DISK: its first MiB (where a partition table would go) is still all zeros.
 disk_untouched() { [ -z "$(head -c 1048576 "$1" | tr -d '\0' | head -c 1)" ]; }
@@ -267,15 +257,7 @@ rdinstall.on_success=poweroff rdinstall.on_failure=poweroff $*" ;;
         fi
     fi
     qlog "  case $name: install ${tp}s, disk boot $(($(date +%s) - tb))s: $([ -n "$case_ok" ] && echo ok || echo FAILED)"
-    if [ -n "$case_ok" ]; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        failures="$failures $name"
-        qlog "  last console lines of the install ($work/$name.pxe.log):"
-        grep -av '^\s*$' "$work/$name.pxe.log" | tail -n 25 | sed 's/^/    | /' >&2
-        E2E_KEEP=1
-    fi
+    tally_case "$work/$name.pxe.log"
 }
 
 # boot_to_shell APPEND: PXE-boot case $name ($mac) with APPEND onto a fresh zeroed 4 GiB

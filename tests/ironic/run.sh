@@ -49,7 +49,7 @@ cleanup() {
     fi
     for p in $pids; do wait "$p" 2>/dev/null; done
     ip netns del "$ns" 2>/dev/null
-    if [ -n "${IRONIC_KEEP:-}" ]; then
+    if [ -n "${IRONIC_KEEP:-}${KEEP_WORK:-}" ]; then
         qlog "work directory kept: $work"
     else
         rm -rf "$work"
@@ -316,20 +316,9 @@ sys.exit(1)
 PY
 }
 
-passed=0
-failed=0
-failures=
-fail() { qlog "  FAIL: $*"; case_ok=; }
+# case_done: count the case (tally_case in lib.sh), its console shown when it failed.
 case_done() {
-    if [ -n "$case_ok" ]; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        failures="$failures $name"
-        IRONIC_KEEP=1
-        qlog "  last console lines ($work/$name.console):"
-        grep -av '^\s*$' "$work/$name.console" 2>/dev/null | tail -n 25 | sed 's/^/    | /' >&2
-    fi
+    tally_case "$work/$name.console"
     qlog "  case $name: $([ -n "$case_ok" ] && echo ok || echo FAILED) in $(($(date +%s) - ts))s"
 }
 

@@ -13,6 +13,28 @@ CACHE=${RDINSTALL_TEST_CACHE:-$REPO/.cache}
 
 qlog() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
+# The case tally of the scenario scripts: a case sets `case_ok=1` and `name`, `fail MSG`
+# marks it failed, `tally_case [LOG]` counts it. A failed case adds its name to $failures,
+# shows the last lines of LOG (its console) and sets KEEP_WORK=1 (the work directory stays).
+passed=0
+failed=0
+failures=
+KEEP_WORK=
+fail() { qlog "  FAIL: $*"; case_ok=; }
+tally_case() {
+    if [ -n "$case_ok" ]; then
+        passed=$((passed + 1))
+        return
+    fi
+    failed=$((failed + 1))
+    failures="$failures $name"
+    KEEP_WORK=1
+    if [ -n "${1:-}" ]; then
+        qlog "  last console lines ($1):"
+        grep -av '^\s*$' "$1" 2>/dev/null | tail -n 25 | sed 's/^/    | /' >&2
+    fi
+}
+
 # The unpacked cloud kernel directory (has vmlinuz, kver, lib/modules/<kver>).
 kernel_dir() { "$QEMU_LIB_DIR/fetch-kernel.sh"; }
 
