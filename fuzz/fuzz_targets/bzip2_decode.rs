@@ -86,17 +86,28 @@ fuzz_target!(|data: &[u8]| {
     match libbzip2(data) {
         Oracle::Ok(want) => {
             assert!(clean, "libbzip2 decodes this, rdinstall rejects it");
-            assert!(got == want, "different output ({} vs {} bytes)", got.len(), want.len());
+            assert!(
+                got == want,
+                "different output ({} vs {} bytes)",
+                got.len(),
+                want.len()
+            );
         }
         // libbzip2 emits a block before checking its CRC; rdinstall checks first. So
         // rdinstall may stop earlier, but never with different bytes.
         Oracle::Rejected(want) => {
             assert!(!clean, "libbzip2 rejects this, rdinstall decodes it");
-            assert!(got.len() <= want.len() && got[..] == want[..got.len()], "different bytes before the error");
+            assert!(
+                got.len() <= want.len() && got[..] == want[..got.len()],
+                "different bytes before the error"
+            );
         }
         Oracle::Capped(want) => {
             let n = got.len().min(want.len());
-            assert!(got[..n] == want[..n], "different output within the first {n} bytes");
+            assert!(
+                got[..n] == want[..n],
+                "different output within the first {n} bytes"
+            );
         }
     }
 });

@@ -4,6 +4,9 @@
 //! JSON (redacted as app.rs does).
 use libfuzzer_sys::fuzz_target;
 
+#[path = "shared/insertion.rs"]
+mod insertion;
+
 const MARK: &str = "Zq9SeCrEtTokenzQ";
 
 fn check(line: &str, token_given: bool) {
@@ -47,18 +50,9 @@ fuzz_target!(|data: &[u8]| {
     if text.replace('"', "").contains(MARK) {
         return;
     }
-    let Some(first) = text.chars().next() else {
+    let Some((before, after)) = insertion::split_at_chosen(text) else {
         return;
     };
-    let rest = &text[first.len_utf8()..];
-    let mut at = (first as usize) % (rest.len() + 1);
-    while !rest.is_char_boundary(at) {
-        at -= 1;
-    }
-    let line = format!(
-        "{} rdinstall.report_token={MARK} {}",
-        &rest[..at],
-        &rest[at..]
-    );
+    let line = format!("{before} rdinstall.report_token={MARK} {after}");
     check(&line, true);
 });

@@ -14,7 +14,8 @@ fuzz_target!(|data: &[u8]| {
         fix_crcs(&mut data, sector);
     }
     // The file-based readers see the bytes as a small disk in memory.
-    let fd = nix::sys::memfd::memfd_create(c"disk", nix::sys::memfd::MemFdCreateFlag::empty()).unwrap();
+    let fd =
+        nix::sys::memfd::memfd_create(c"disk", nix::sys::memfd::MemFdCreateFlag::empty()).unwrap();
     let mut f = std::fs::File::from(fd);
     f.write_all(&data).unwrap();
     let size = data.len() as u64;
@@ -63,7 +64,11 @@ fn crc32(b: &[u8]) -> u32 {
     for &x in b {
         c ^= u32::from(x);
         for _ in 0..8 {
-            c = if c & 1 != 0 { (c >> 1) ^ 0xedb8_8320 } else { c >> 1 };
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xedb8_8320
+            } else {
+                c >> 1
+            };
         }
     }
     !c
