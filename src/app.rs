@@ -61,14 +61,14 @@ fn settings_command(markdown: bool) -> i32 {
     } else {
         DEFS.iter()
             .map(|d| {
-                let help = d.help.split_whitespace().collect::<Vec<_>>().join(" ");
                 format!(
-                    "{}\n  --{}  rdinstall.{}=  {}:\n  default: {}\n  {help}\n\n",
+                    "{}\n  --{}  rdinstall.{}=  {}:\n  default: {}\n  {}\n\n",
                     d.name,
                     d.flag_name(),
                     d.name,
                     d.name,
-                    d.default
+                    d.default,
+                    d.help_line()
                 )
             })
             .collect()

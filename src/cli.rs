@@ -73,8 +73,7 @@ pub struct SettingFlags {
 }
 
 fn setting_arg(d: &Def) -> Arg {
-    let help = d.help.split_whitespace().collect::<Vec<_>>().join(" ");
-    let arg = Arg::new(d.name).long(d.flag_name()).help(help);
+    let arg = Arg::new(d.name).long(d.flag_name()).help(d.help_line());
     let arg = match d.shape {
         Shape::Switch => arg.action(ArgAction::SetTrue),
         Shape::List => arg.action(ArgAction::Append).value_name("LIST"),

@@ -28,11 +28,10 @@ pub struct DrivePlan {
 
 impl DrivePlan {
     pub fn of(source: &str, data: &[u8]) -> DrivePlan {
-        use sha2::Digest;
         DrivePlan {
             source: source.to_string(),
             bytes: data.len(),
-            sha256: hex::encode(sha2::Sha256::digest(data)),
+            sha256: crate::image::hash::sha256_hex(data),
         }
     }
 }

@@ -76,6 +76,11 @@ impl<'de> Deserialize<'de> for Checksum {
     }
 }
 
+/// SHA-256 of `data` in lowercase hex: how the plan records a config or a config drive.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
 enum Hasher {
     Sha256(Sha256),
     Sha512(Sha512),

@@ -6,6 +6,7 @@ use crate::boot::{self, BootAction, BootPlan};
 use crate::config::{self, Config, ConfigPlan};
 use crate::disk::{self, Target, TargetKind};
 use crate::error::{AtStage, ExitCode, Failure, Stage};
+use crate::image::hash::sha256_hex;
 use crate::image::{self, decode, head, writer, Format, ImageKind};
 use crate::layout::{self, RootfsLayout, RootfsRequest};
 use crate::machine::Machine;
@@ -14,7 +15,6 @@ use crate::plan::{ImagePlan, Plan, SignaturePlan, PLAN_VERSION};
 use crate::report::{EventKind, Events, StageState};
 use crate::settings::{template, Bootloader, Settings};
 use anyhow::{anyhow, Context, Result};
-use sha2::{Digest, Sha256};
 use std::io::Read;
 
 /// Resolve everything, touch nothing. `machine` is what `Machine::detect` found (the caller's
@@ -206,7 +206,7 @@ pub fn config_plan(s: &Settings, c: &Config) -> ConfigPlan {
         source: c.source.clone(),
         kind: c.kind,
         bytes: c.bytes.len(),
-        sha256: hex::encode(Sha256::digest(&c.bytes)),
+        sha256: sha256_hex(&c.bytes),
         targets: s.config_target.clone(),
         partition: s.config_partition,
     }
@@ -351,7 +351,7 @@ fn same_disk(planned: &Target) -> Result<()> {
 /// Fetch the plan's config again; it must be the bytes the plan was made with.
 fn same_config(c: &ConfigPlan, net: &NetOptions) -> Result<Config> {
     let cfg = fetch_config_at(&c.source, net)?;
-    let sha = hex::encode(Sha256::digest(&cfg.bytes));
+    let sha = sha256_hex(&cfg.bytes);
     if sha != c.sha256 {
         return Err(anyhow!(
             "config {} changed since the plan was made (SHA-256 {sha}, the plan has {}); make \

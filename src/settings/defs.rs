@@ -54,6 +54,10 @@ impl Def {
     pub fn flag_name(&self) -> String {
         self.name.replace('_', "-")
     }
+    /// The help on one line (the declarations wrap it as doc comments).
+    pub fn help_line(&self) -> String {
+        self.help.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
 }
 
 /// The setting being read, for error messages that name it as the user spelled it.
@@ -384,8 +388,12 @@ pub fn names() -> impl Iterator<Item = &'static str> {
 pub fn markdown_table() -> String {
     let mut t = String::from("| setting | values | default |\n| --- | --- | --- |\n");
     for d in DEFS {
-        let help = d.help.split_whitespace().collect::<Vec<_>>().join(" ");
-        t.push_str(&format!("| {} | {help} | {} |\n", d.name, d.default));
+        t.push_str(&format!(
+            "| {} | {} | {} |\n",
+            d.name,
+            d.help_line(),
+            d.default
+        ));
     }
     t
 }
